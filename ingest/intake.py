@@ -1,0 +1,111 @@
+"""Accept one OTLP request: bound it, validate it, store it, queue its id.
+
+Shared by the HTTP endpoint and the gRPC server. A 2xx outcome means the raw
+body is committed as an `IngestBatch`; only its id is queued, on commit.
+"""
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+
+from ingest import otlp
+from ingest.models import IngestBatch
+from ingest.queue import enqueue_index
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {
+    "application/x-protobuf": otlp.PROTOBUF,
+    "application/protobuf": otlp.PROTOBUF,
+    "application/json": otlp.JSON,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int  # HTTP status
+    message: str = ""
+    rejected: int = 0  # spans dropped from an otherwise accepted body (OTLP partial success)
+    accepted: int = 0
+    batch_id: int | None = None
+    retry_after: int | None = None
+
+
+def encoding_for(content_type: str) -> str | None:
+    return CONTENT_TYPES.get((content_type or "").split(";", 1)[0].strip().lower())
+
+
+def gunzip_bounded(body: bytes, limit: int) -> bytes:
+    """Decompress gzip in chunks, stopping as soon as the output passes `limit` (gzip bombs)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = bytearray()
+    data = body
+    while data:
+        out += inflater.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise OverflowError
+        data = inflater.unconsumed_tail
+    if not inflater.eof:
+        raise zlib.error("truncated gzip stream")
+    return bytes(out)
+
+
+def accept(project, body: bytes, *, encoding: str, content_encoding: str = "", source: str = "http") -> Outcome:
+    if len(body) > settings.SAGATRACE_MAX_BODY_BYTES:
+        return Outcome(413, f"body is {len(body)} bytes; the limit is {settings.SAGATRACE_MAX_BODY_BYTES}")
+    content_encoding = (content_encoding or "").strip().lower()
+    if content_encoding == "gzip":
+        try:
+            body = gunzip_bounded(body, settings.SAGATRACE_MAX_DECOMPRESSED_BYTES)
+        except OverflowError:
+            return Outcome(
+                413, f"decompressed body exceeds the limit of {settings.SAGATRACE_MAX_DECOMPRESSED_BYTES} bytes"
+            )
+        except zlib.error as exc:
+            return Outcome(400, f"body is not valid gzip ({exc})")
+    elif content_encoding not in ("", "identity"):
+        return Outcome(415, f"unsupported Content-Encoding {content_encoding!r}; use gzip or none")
+    elif len(body) > settings.SAGATRACE_MAX_DECOMPRESSED_BYTES:
+        return Outcome(413, f"body exceeds the limit of {settings.SAGATRACE_MAX_DECOMPRESSED_BYTES} bytes")
+
+    try:
+        span_count = otlp.count_spans(body, encoding)
+        if span_count > settings.SAGATRACE_MAX_SPANS_PER_REQUEST:
+            return Outcome(
+                413, f"{span_count} spans in one request; the limit is {settings.SAGATRACE_MAX_SPANS_PER_REQUEST}"
+            )
+        decoded = otlp.decode(body, encoding, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES)
+    except otlp.MalformedOTLP as exc:
+        return Outcome(400, str(exc))
+    except RecursionError:
+        return Outcome(400, "attribute values are nested too deeply")
+    accepted = len(decoded.spans)
+    if accepted == 0 and decoded.rejected == 0:
+        return Outcome(200, accepted=0)  # an empty export is valid; nothing to store
+    if accepted == 0:
+        return Outcome(400, f"no valid span in the request: {decoded.error_message}", rejected=decoded.rejected)
+
+    retry = settings.SAGATRACE_RETRY_AFTER_SECONDS
+    try:
+        if IngestBatch.objects.filter(status=IngestBatch.PENDING).count() >= settings.SAGATRACE_MAX_PENDING_BATCHES:
+            return Outcome(503, "indexing backlog is full; retry later", retry_after=retry)
+        with transaction.atomic():
+            batch = IngestBatch.objects.create(
+                project=project,
+                encoding=encoding,
+                body=body,
+                span_count=accepted,
+                rejected_spans=decoded.rejected,
+                source=source,
+            )
+            transaction.on_commit(lambda: enqueue_index(batch.id))
+    except DatabaseError:
+        log.exception("could not store an ingest batch")
+        return Outcome(503, "storage is unavailable; retry later", retry_after=retry)
+    return Outcome(
+        200, decoded.error_message, rejected=decoded.rejected, accepted=accepted, batch_id=batch.id
+    )

@@ -1,0 +1,31 @@
+from django.db import models
+from django.utils import timezone
+
+from tracing.models import Project
+
+
+class IngestBatch(models.Model):
+    """One accepted OTLP request body, stored before the 2xx: the source of truth for indexing."""
+
+    PENDING, PROCESSING, INDEXED, FAILED = "pending", "processing", "indexed", "failed"
+    STATUSES = [(s, s) for s in (PENDING, PROCESSING, INDEXED, FAILED)]
+    PROTOBUF, JSON = "protobuf", "json"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+    encoding = models.CharField(max_length=10)  # protobuf | json (the body is stored decompressed)
+    body = models.BinaryField()
+    span_count = models.PositiveIntegerField(default=0)
+    rejected_spans = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=12, choices=STATUSES, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    indexed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    source = models.CharField(max_length=20, default="http")  # http | grpc | import | demo
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="batch_status"),
+            models.Index(fields=["project", "received_at"], name="batch_project"),
+        ]

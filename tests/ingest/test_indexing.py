@@ -1,0 +1,116 @@
+"""Indexing is idempotent: any replay, in any order, gives the same database."""
+import pytest
+from django.utils import timezone
+
+from ingest import indexing
+from ingest.models import IngestBatch
+from tests.otlp_builders import agent_trace, request, span
+from tracing.models import Run, Step
+
+PB = "application/x-protobuf"
+# on_commit must fire, as in production: batches are queued only after the intake transaction commits.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def post(client, body, key):
+    return client.post("/v1/traces", data=body, content_type=PB, HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def snapshot():
+    steps = sorted(
+        Step.objects.values_list("trace_id", "span_id", "parent_span_id", "kind", "name", "input_tokens",
+                                 "output_tokens", "cost_usd", "tool_result", "is_error")
+    )
+    runs = sorted(
+        Run.objects.values_list("trace_id", "status", "steps", "llm_calls", "tool_calls", "errors", "input_tokens",
+                                "output_tokens", "cost_usd", "agent", "root_span_id")
+    )
+    return steps, runs
+
+
+def test_duplicate_request_changes_nothing(client, api_key):
+    _, spans = agent_trace()
+    body = request(spans)
+    post(client, body, api_key)
+    before = snapshot()
+    post(client, body, api_key)
+    assert snapshot() == before
+    assert Step.objects.count() == 3
+
+
+def test_children_first_then_root_gives_the_same_run_as_one_batch(client, api_key, project):
+    trace_id, spans = agent_trace()
+    post(client, request(spans), api_key)
+    together = snapshot()
+    Step.objects.all().delete()
+    Run.objects.all().delete()
+
+    children, root = spans[:2], spans[2:]
+    post(client, request(children), api_key)
+    run = Run.objects.get(trace_id=trace_id)
+    assert run.status == Run.IN_PROGRESS and run.steps == 2
+    post(client, request(root), api_key)
+    assert snapshot() == together
+    assert Run.objects.get(trace_id=trace_id).status == Run.OK
+
+
+def test_resent_span_with_more_data_replaces_the_older_copy_in_either_order(client, api_key):
+    trace_id, spans = agent_trace()
+    tool = spans[1]
+    early = span(trace_id, tool.span_id.hex(), "execute_tool search", parent=tool.parent_span_id.hex(),
+                 start_ms=520, dur_ms=10, attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"})
+    post(client, request([early]), api_key)
+    post(client, request(spans), api_key)
+    in_order = snapshot()
+    Step.objects.all().delete()
+    Run.objects.all().delete()
+    post(client, request(spans), api_key)
+    post(client, request([early]), api_key)  # the older copy arrives last: ignored
+    assert snapshot() == in_order
+    assert Step.objects.get(span_id=tool.span_id.hex()).tool_result == "sunny"
+
+
+def test_root_error_makes_the_run_an_error(client, api_key):
+    trace_id, spans = agent_trace()
+    spans[2].status.code = 2
+    spans[2].status.message = "agent gave up"
+    post(client, request(spans), api_key)
+    run = Run.objects.get(trace_id=trace_id)
+    assert (run.status, run.errors) == (Run.ERROR, 1)
+
+
+def test_run_without_root_becomes_incomplete_after_the_timeout(client, api_key, settings):
+    trace_id, spans = agent_trace(with_root=False)
+    post(client, request(spans), api_key)
+    settings.SAGATRACE_INCOMPLETE_AFTER_SECONDS = 0
+    indexing.sweep()
+    run = Run.objects.get(trace_id=trace_id)
+    assert run.status == Run.INCOMPLETE and run.steps == 2  # kept, never dropped
+
+
+def test_sweep_redrives_a_batch_left_pending(api_key, project, settings):
+    trace_id, spans = agent_trace()
+    batch = IngestBatch.objects.create(project=project, encoding="protobuf", body=request(spans),
+                                       received_at=timezone.now() - timezone.timedelta(hours=1))
+    settings.SAGATRACE_SWEEP_GRACE_SECONDS = 60
+    assert indexing.sweep()["redriven"] == 1
+    batch.refresh_from_db()
+    assert batch.status == IngestBatch.INDEXED
+    assert Run.objects.get(trace_id=trace_id).steps == 3
+
+
+def test_batch_failing_repeatedly_is_marked_failed_with_its_error(project, settings):
+    settings.SAGATRACE_MAX_INDEX_ATTEMPTS = 2
+    batch = IngestBatch.objects.create(project=project, encoding="protobuf", body=b"\xff\xff not protobuf")
+    for _ in range(2):
+        try:
+            indexing.index_batch(batch.id)
+        except Exception:
+            pass
+    batch.refresh_from_db()
+    assert batch.status == IngestBatch.FAILED
+    assert batch.attempts == 2 and "MalformedOTLP" in batch.error
+    indexing.redrive(batch.id)  # re-queued and retried at once (in-process): still malformed, so pending again
+    batch.refresh_from_db()
+    assert (batch.status, batch.attempts) == (IngestBatch.PENDING, 1)
+    assert "MalformedOTLP" in batch.error

@@ -1,0 +1,76 @@
+"""JSON-string decoding and JSON-safe copies of hostile attribute values."""
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+import orjson
+
+# Deeper than any real message/arguments payload; bounds recursion on hostile input.
+MAX_DEPTH = 64
+
+
+def parse_json(value: Any) -> Any:
+    """Decode a JSON string; anything else, or text that is not JSON, comes back as is.
+
+    A decoded value nested deeper than MAX_DEPTH is refused too (the raw string is kept),
+    so later recursive code never sees pathological nesting.
+    """
+    if not isinstance(value, (str, bytes)):
+        return value
+    text = value.strip() if isinstance(value, str) else value
+    if not text:
+        return value
+    try:
+        decoded = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        return value
+    if _too_deep(decoded):
+        return value
+    return decoded
+
+
+def parse_json_container(value: Any) -> Any:
+    """Like parse_json, but only strings holding an object or array are decoded.
+
+    For free-text fields where "42" or "true" must stay text.
+    """
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        return parse_json(value)
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """A copy that json.dumps and PostgreSQL jsonb both accept.
+
+    bytes become standard base64 (as OTLP/JSON encodes bytesValue); NaN and infinities,
+    which jsonb rejects, become their names; dict keys become strings.
+    """
+    if depth > MAX_DEPTH:
+        return "[nested too deep]"
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v, depth + 1) for v in value]
+    # Decimal and anything else exotic: a string keeps the value without losing precision.
+    return str(value)

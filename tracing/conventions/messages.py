@@ -1,0 +1,272 @@
+"""The one internal message shape (GenAI "parts"), built from whatever a convention sent.
+
+Accepts GenAI parts messages (incl. Pydantic AI's `thinking` / `result` variants),
+OpenAI chat messages, Anthropic content blocks, Vercel AI SDK parts, Gemini parts and
+OpenLLMetry's flat tool calls. Unknown part types are kept as received.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._json import parse_json
+
+_ROLES = {"human": "user", "ai": "assistant", "agent": "assistant", "model": "assistant", "function": "tool"}
+
+_FINISH = {
+    "tool_calls": "tool_call", "tool-calls": "tool_call", "function_call": "tool_call", "tool_use": "tool_call",
+    "end_turn": "stop", "stop_sequence": "stop", "complete": "stop", "completed": "stop",
+    "max_tokens": "length", "max_output_tokens": "length", "model_length": "length",
+    "content-filter": "content_filter", "safety": "content_filter", "recitation": "content_filter",
+    "blocklist": "content_filter", "prohibited_content": "content_filter", "spii": "content_filter",
+    "refusal": "content_filter",
+}
+
+_TEXT_TYPES = {"text", "input_text", "output_text"}
+_REASONING_TYPES = {"reasoning", "thinking"}
+_CALL_TYPES = {"tool_call", "tool-call", "tool_use", "function_call"}
+_RESULT_TYPES = {"tool_call_response", "tool-result", "tool_result", "function_call_output"}
+
+
+def normalize_role(role: Any) -> str:
+    if not isinstance(role, str) or not role.strip():
+        return ""
+    role = role.strip().lower()
+    return _ROLES.get(role, role)
+
+
+def normalize_finish_reason(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    reason = value.strip().lower()
+    if reason.startswith("finish_reason_"):  # Gemini proto enum names
+        reason = reason[len("finish_reason_"):]
+    return _FINISH.get(reason, reason)
+
+
+def parse_arguments(value: Any) -> Any:
+    """Tool-call arguments: a JSON string becomes the object it encodes."""
+    return parse_json(value) if isinstance(value, str) else value
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "content": text}
+
+
+def reasoning_part(text: str) -> dict[str, Any]:
+    return {"type": "reasoning", "content": text}
+
+
+def tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    return {
+        "type": "tool_call",
+        "id": call_id if isinstance(call_id, str) and call_id else None,
+        "name": name if isinstance(name, str) else "",
+        "arguments": parse_arguments(arguments),
+    }
+
+
+def tool_response_part(call_id: Any, response: Any, name: Any = None) -> dict[str, Any]:
+    part = {"type": "tool_call_response", "id": call_id if isinstance(call_id, str) and call_id else None,
+            "response": response}
+    if isinstance(name, str) and name:
+        part["name"] = name
+    return part
+
+
+def _first(d: dict, *keys: str) -> Any:
+    for key in keys:
+        if d.get(key) is not None:
+            return d[key]
+    return None
+
+
+def _text_of(value: Any) -> str:
+    """Text from a string or a list of summary/text blocks (OpenAI reasoning summaries)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        texts = [v if isinstance(v, str) else v.get("text") for v in value if isinstance(v, (str, dict))]
+        return "\n".join(t for t in texts if isinstance(t, str) and t)
+    return ""
+
+
+def url_part(url: str, modality: str = "image") -> dict[str, Any]:
+    if url.startswith("data:") and "," in url:
+        header, data = url[5:].split(",", 1)
+        return {"type": "blob", "modality": modality, "mime_type": header.split(";", 1)[0] or None, "content": data}
+    return {"type": "uri", "modality": modality, "uri": url}
+
+
+def to_part(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, str):
+        return text_part(raw)
+    if not isinstance(raw, dict):
+        return {"type": "unknown", "content": raw}
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        return _untyped_part(raw)
+    if kind in _TEXT_TYPES:
+        text = _first(raw, "content", "text")
+        return text_part(text) if isinstance(text, str) else dict(raw)
+    if kind in _REASONING_TYPES:
+        return reasoning_part(_text_of(_first(raw, "content", "text", "thinking", "reasoning", "summary")))
+    if kind in _CALL_TYPES:
+        function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+        return tool_call_part(
+            _first(raw, "toolCallId", "call_id", "id"),
+            _first(raw, "name", "toolName") or function.get("name"),
+            _first(raw, "arguments", "args", "input") if function.get("arguments") is None else function["arguments"],
+        )
+    if kind in _RESULT_TYPES:
+        return tool_response_part(
+            _first(raw, "toolCallId", "tool_use_id", "call_id", "id"),
+            _first(raw, "response", "result", "output", "content"),
+            _first(raw, "name", "toolName"),
+        )
+    if kind in ("image_url", "input_image"):
+        image = raw.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        return url_part(url) if isinstance(url, str) else dict(raw)
+    if kind == "refusal":
+        return {"type": "refusal", "content": _first(raw, "refusal", "content")}
+    return dict(raw)
+
+
+def _untyped_part(raw: dict) -> dict[str, Any]:
+    """Gemini parts and bare {"text"}/{"content"} dicts carry no `type`."""
+    call = raw.get("functionCall") or raw.get("function_call")
+    if isinstance(call, dict):
+        return tool_call_part(call.get("id"), call.get("name"), _first(call, "args", "arguments"))
+    response = raw.get("functionResponse") or raw.get("function_response")
+    if isinstance(response, dict):
+        return tool_response_part(response.get("id"), response.get("response"), response.get("name"))
+    text = _first(raw, "text", "content")
+    if isinstance(text, str):
+        return reasoning_part(text) if raw.get("thought") is True else text_part(text)
+    blob = raw.get("inlineData") or raw.get("inline_data")
+    if isinstance(blob, dict):
+        return {"type": "blob", "modality": "image", "mime_type": _first(blob, "mimeType", "mime_type"),
+                "content": blob.get("data")}
+    return dict(raw)
+
+
+def is_message_like(raw: Any) -> bool:
+    return isinstance(raw, dict) and (isinstance(raw.get("role"), str) or isinstance(raw.get("parts"), list))
+
+
+def to_message(raw: Any, default_role: str) -> dict[str, Any] | None:
+    """One message in the internal shape, or None when `raw` is not a message."""
+    if isinstance(raw, str):
+        return {"role": default_role, "parts": [text_part(raw)]}
+    if not isinstance(raw, dict):
+        return None
+    inner = raw.get("message")
+    if isinstance(inner, dict) and not is_message_like(raw):  # an OpenAI choice / Logfire response_data
+        message = to_message({**inner, "role": inner.get("role") or default_role}, default_role)
+        reason = normalize_finish_reason(_first(raw, "finish_reason", "finishReason"))
+        if message is not None and reason:
+            message["finish_reason"] = reason
+        # The gen_ai.choice yaml puts tool_calls beside `message`, its examples inside it.
+        if message is not None and isinstance(raw.get("tool_calls"), list) and "tool_calls" not in inner:
+            message["parts"].extend(_tool_calls(raw["tool_calls"]))
+        return message
+    if not is_message_like(raw):
+        return None
+    role = normalize_role(raw.get("role")) or default_role
+    parts = [to_part(p) for p in raw["parts"]] if isinstance(raw.get("parts"), list) else _content_parts(raw, role)
+    message: dict[str, Any] = {"role": role, "parts": parts}
+    if isinstance(raw.get("name"), str) and raw["name"]:
+        message["name"] = raw["name"]
+    reason = normalize_finish_reason(_first(raw, "finish_reason", "stop_reason", "finishReason"))
+    if reason:
+        message["finish_reason"] = reason
+    return message
+
+
+def _content_parts(raw: dict, role: str) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    thought = _first(raw, "reasoning_content", "reasoning")  # DeepSeek / OpenRouter style
+    if isinstance(thought, str) and thought:
+        parts.append(reasoning_part(thought))
+    content = raw.get("content")
+    call_id = _first(raw, "tool_call_id", "toolCallId")
+    if role == "tool" and isinstance(call_id, str) and not isinstance(content, list):
+        parts.append(tool_response_part(call_id, parse_json(content) if isinstance(content, str) else content,
+                                        raw.get("name")))
+        content = None
+    if isinstance(content, str) and content:
+        parts.append(text_part(content))
+    elif isinstance(content, list):
+        parts.extend(to_part(p) for p in content)
+    elif isinstance(content, dict):
+        parts.append(to_part(content))
+    if isinstance(raw.get("refusal"), str) and raw["refusal"]:
+        parts.append({"type": "refusal", "content": raw["refusal"]})
+    if isinstance(raw.get("tool_calls"), list):
+        parts.extend(_tool_calls(raw["tool_calls"]))
+    if isinstance(raw.get("function_call"), dict):  # legacy OpenAI function calling
+        fc = raw["function_call"]
+        parts.append(tool_call_part(None, fc.get("name"), fc.get("arguments")))
+    return parts
+
+
+def _tool_calls(calls: list) -> list[dict[str, Any]]:
+    """OpenAI {id, function{name, arguments}} and OpenLLMetry/flat {id, name, arguments} calls."""
+    parts = []
+    for call in calls:
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        parts.append(tool_call_part(
+            _first(call, "id", "toolCallId"),
+            function.get("name") or _first(call, "name", "toolName"),
+            function["arguments"] if "arguments" in function else _first(call, "arguments", "args", "input"),
+        ))
+    return parts
+
+
+def to_messages(value: Any, default_role: str) -> list[dict[str, Any]] | None:
+    """A list of messages from a list (or JSON string of one); None if nothing in it is a message."""
+    value = parse_json(value)
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return None
+    messages = [m for m in (to_message(item, default_role) for item in value) if m is not None]
+    return messages or None
+
+
+def are_messages(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(is_message_like(m) for m in value)
+
+
+def tool_calls_of(messages: Any) -> list[dict[str, Any]]:
+    calls = []
+    for message in messages if isinstance(messages, list) else []:
+        for part in message.get("parts", []) if isinstance(message, dict) else []:
+            if isinstance(part, dict) and part.get("type") == "tool_call":
+                calls.append({"id": part.get("id"), "name": part.get("name") or "", "arguments": part.get("arguments")})
+    return calls
+
+
+def reasoning_of(messages: Any) -> str:
+    texts = []
+    for message in messages if isinstance(messages, list) else []:
+        for part in message.get("parts", []) if isinstance(message, dict) else []:
+            if isinstance(part, dict) and part.get("type") == "reasoning" and isinstance(part.get("content"), str):
+                texts.append(part["content"])
+    return "\n\n".join(t for t in texts if t)
+
+
+def finish_reasons_of(messages: Any) -> list[str]:
+    if not isinstance(messages, list):
+        return []
+    return [m["finish_reason"] for m in messages if isinstance(m, dict) and m.get("finish_reason")]
+
+
+def system_parts_of(messages: Any) -> list[dict[str, Any]] | None:
+    """The parts of the first system/developer message (system instructions kept in the history)."""
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("role") in ("system", "developer"):
+            return message.get("parts") or None
+    return None

@@ -1,0 +1,69 @@
+"""Candidate values for StepData fields, collected from every mapper before any is chosen."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .precedence import rank
+
+
+@dataclass(slots=True, frozen=True)
+class Offer:
+    field: str
+    source: str
+    value: Any
+    convention: str
+    seq: int  # insertion order: breaks ties between equally ranked sources
+
+
+def _empty(value: Any) -> bool:
+    # 0 and False are real values (a reported zero); "", [] and {} carry nothing.
+    return value is None or (isinstance(value, (str, list, dict, tuple)) and not value)
+
+
+class Offers:
+    def __init__(self) -> None:
+        self._by_field: dict[str, list[Offer]] = {}
+        self._seq = 0
+
+    def add(self, convention: str, field: str, source: str, value: Any) -> None:
+        if _empty(value):
+            return
+        self._seq += 1
+        self._by_field.setdefault(field, []).append(Offer(field, source, value, convention, self._seq))
+
+    def sink(self, convention: str) -> "Sink":
+        return Sink(self, convention)
+
+    def ranked(self, field: str, accept: Callable[[Offer], bool] | None = None) -> list[Offer]:
+        offers = [o for o in self._by_field.get(field, []) if accept is None or accept(o)]
+        return sorted(offers, key=lambda o: (rank(field, o.source), o.seq))
+
+    def best(self, field: str, accept: Callable[[Offer], bool] | None = None) -> Offer | None:
+        ranked = self.ranked(field, accept)
+        return ranked[0] if ranked else None
+
+    def value(self, field: str, default: Any = None, accept: Callable[[Offer], bool] | None = None) -> Any:
+        offer = self.best(field, accept)
+        return default if offer is None else offer.value
+
+    def has(self, field: str) -> bool:
+        return bool(self._by_field.get(field))
+
+    def conventions(self) -> list[str]:
+        seen: list[str] = []
+        for offers in self._by_field.values():
+            for o in offers:
+                if o.convention not in seen:
+                    seen.append(o.convention)
+        return seen
+
+
+class Sink:
+    """What one mapper writes to: offers tagged with its convention name."""
+
+    def __init__(self, offers: Offers, convention: str):
+        self._offers, self.convention = offers, convention
+
+    def offer(self, field: str, source: str, value: Any) -> None:
+        self._offers.add(self.convention, field, source, value)

@@ -1,0 +1,257 @@
+"""Turn decoded spans into Step rows and recompute the Runs they touch.
+
+Idempotent by construction: Steps are upserted on (project, trace_id, span_id),
+a re-sent span replaces the stored copy only if it is at least as complete
+(`version`), and Run aggregates are recomputed from Steps, never incremented.
+"""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Max, Min, Q, Sum
+
+from tracing import pricing
+from tracing.conventions import normalize
+from tracing.models import Run, Step
+from tracing.redaction import redactor_for
+from tracing.spans import SpanRecord
+from tracing.steps import StepData
+
+TOKEN_KINDS = ("llm", "embedding")  # agent spans often repeat their children's totals: never summed
+STEP_FIELDS = [
+    f.name for f in Step._meta.concrete_fields if f.name not in ("id", "project", "trace_id", "span_id")
+]
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=dt_timezone.utc)
+
+
+def _version(span: SpanRecord) -> int:
+    # Later end wins; then more attributes. Bounded so it fits a bigint.
+    return (span.end_ns // 1000) * 1024 + min(len(span.attributes) + len(span.events), 1023)
+
+
+def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
+    cost = pricing.price(
+        provider=data.provider,
+        model=data.model,
+        input_tokens=data.input_tokens,
+        output_tokens=data.output_tokens,
+        cache_read_tokens=data.cache_read_tokens,
+        cache_write_tokens=data.cache_write_tokens,
+        reasoning_tokens=data.reasoning_tokens,
+        reported_cost=data.reported_cost,
+        at=ns_to_datetime(span.start_ns or span.end_ns),
+    ) if data.kind in TOKEN_KINDS or data.reported_cost is not None else None
+    return Step(
+        project_id=project_id,
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        parent_span_id=span.parent_span_id or "",
+        name=(data.name or span.name)[:300],
+        kind=data.kind,
+        operation=data.operation[:60],
+        convention=data.convention[:30],
+        is_error=data.is_error,
+        start_ns=span.start_ns,
+        end_ns=max(span.end_ns, span.start_ns),
+        version=_version(span),
+        model=data.model[:200],
+        request_model=data.request_model[:200],
+        provider=data.provider[:100],
+        input_tokens=data.input_tokens,
+        output_tokens=data.output_tokens,
+        cache_read_tokens=data.cache_read_tokens,
+        cache_write_tokens=data.cache_write_tokens,
+        reasoning_tokens=data.reasoning_tokens,
+        cost_usd=cost.total if cost else None,
+        cost_source=cost.source if cost else "",
+        cost_breakdown=cost.breakdown if cost else {},
+        cost_note=cost.note if cost else "",
+        price_version=cost.price_version if cost else "",
+        input=data.input,
+        output=data.output,
+        system_instructions=data.system_instructions,
+        tool_definitions=data.tool_definitions,
+        reasoning=data.reasoning,
+        tool_calls=data.tool_calls,
+        finish_reasons=data.finish_reasons,
+        tool_name=data.tool_name[:200],
+        tool_call_id=data.tool_call_id[:200],
+        tool_arguments=data.tool_arguments,
+        tool_result=data.tool_result,
+        session_id=data.session_id[:200],
+        user_id=data.user_id[:200],
+        agent_name=data.agent_name[:200],
+        tags=[str(t)[:200] for t in data.tags][:50],
+        metadata=data.metadata,
+        service_name=(data.service_name or str(span.resource.get("service.name", "")))[:200],
+        environment=data.environment[:100],
+        error_type=data.error_type[:200],
+        error_message=data.error_message,
+        attributes=data.unmapped,
+        raw={
+            "kind": span.kind,
+            "status": {"code": span.status_code, "message": span.status_message},
+            "attributes": span.attributes,
+            "events": [{"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes} for e in span.events],
+            "resource": span.resource,
+            "scope": {"name": span.scope_name, "version": span.scope_version},
+        },
+    )
+
+
+def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
+    """1. keep the most complete copy of each span; 2. lock the touched traces (serializes concurrent
+    workers on the same run); 3. drop copies older than what is stored; 4. normalize, redact, price;
+    5. bulk upsert; 6. recompute the touched runs. Must run inside a transaction."""
+    latest: dict[tuple[str, str], SpanRecord] = {}
+    for span in spans:
+        key = (span.trace_id, span.span_id)
+        if key not in latest or _version(span) >= _version(latest[key]):
+            latest[key] = span
+    if not latest:
+        return set()
+    trace_ids = sorted({t for t, _ in latest})
+    _lock_traces(project_id, trace_ids)
+
+    stored = dict(
+        ((t, s), v)
+        for t, s, v in Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+        .filter(span_id__in={s for _, s in latest})
+        .values_list("trace_id", "span_id", "version")
+    )
+    redact = redactor_for(project_id)
+    rows = []
+    for key, span in latest.items():
+        if key in stored and stored[key] > _version(span):
+            continue
+        data = normalize(span)
+        redact(data, span)
+        rows.append(build_step(project_id, span, data))
+    if rows:
+        Step.objects.bulk_create(
+            rows,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["project", "trace_id", "span_id"],
+            update_fields=STEP_FIELDS,
+        )
+    recompute_runs(project_id, trace_ids)
+    return set(trace_ids)
+
+
+def _lock_traces(project_id: int, trace_ids: list[str]) -> None:
+    if connection.vendor != "postgresql":
+        return  # SQLite has a single writer: the transaction already serializes
+    keys = [zlib.crc32(f"{project_id}:{t}".encode()) - 2**31 for t in trace_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int[]) AS k ORDER BY k",
+            [project_id % 2**31, sorted(keys)],
+        )
+
+
+def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
+    """Every Run aggregate from its Steps: three set-based queries, one bulk upsert."""
+    steps = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+    llm = Q(kind__in=TOKEN_KINDS)
+    totals = {
+        row["trace_id"]: row
+        for row in steps.values("trace_id").annotate(
+            n=Count("id"),
+            llm_calls=Count("id", filter=Q(kind="llm")),
+            tool_calls=Count("id", filter=Q(kind="tool")),
+            errors=Count("id", filter=Q(is_error=True)),
+            input_tokens=Sum("input_tokens", filter=llm),
+            output_tokens=Sum("output_tokens", filter=llm),
+            cache_read_tokens=Sum("cache_read_tokens", filter=llm),
+            cache_write_tokens=Sum("cache_write_tokens", filter=llm),
+            reasoning_tokens=Sum("reasoning_tokens", filter=llm),
+            cost=Sum("cost_usd", filter=~Q(kind="agent")),
+            unpriced=Count("id", filter=llm & Q(cost_usd__isnull=True)),
+            start=Min("start_ns"),
+            end=Max("end_ns"),
+            last_seen=Max("id"),
+        )
+    }
+    context: dict[str, dict] = {}
+    models: dict[str, list[str]] = {t: [] for t in trace_ids}
+    for row in (
+        steps.filter(Q(parent_span_id="") | ~Q(agent_name="") | ~Q(session_id="") | ~Q(user_id="") | ~Q(model=""))
+        .order_by("trace_id", "start_ns")
+        .values("trace_id", "span_id", "parent_span_id", "name", "kind", "is_error", "start_ns", "end_ns",
+                "agent_name", "session_id", "user_id", "tags", "service_name", "model")
+    ):
+        ctx = context.setdefault(row["trace_id"], {"root": None, "agent": "", "session": "", "user": "", "tags": []})
+        if not row["parent_span_id"] and ctx["root"] is None:
+            ctx["root"] = row
+        for field, source in (("agent", "agent_name"), ("session", "session_id"), ("user", "user_id")):
+            ctx[field] = ctx[field] or row[source]
+        ctx["tags"] = ctx["tags"] or row["tags"]
+        if row["kind"] in TOKEN_KINDS and row["model"] and row["model"] not in models[row["trace_id"]]:
+            models[row["trace_id"]].append(row["model"])
+
+    now = datetime.now(dt_timezone.utc)
+    runs = []
+    for trace_id in trace_ids:
+        t = totals.get(trace_id)
+        if t is None:
+            continue
+        ctx = context.get(trace_id, {"root": None, "agent": "", "session": "", "user": "", "tags": []})
+        root = ctx["root"]
+        # Root agent/session/user win over what a child carried.
+        agent = (root and root["agent_name"]) or ctx["agent"]
+        if root is None:
+            status = Run.IN_PROGRESS
+        else:
+            status = Run.ERROR if root["is_error"] else Run.OK
+        start_ns = root["start_ns"] if root else t["start"]
+        end_ns = max(root["end_ns"], t["end"]) if root else None
+        runs.append(
+            Run(
+                project_id=project_id,
+                trace_id=trace_id,
+                root_span_id=root["span_id"] if root else "",
+                name=(root["name"] if root else "")[:300],
+                agent=agent[:200],
+                service=(root["service_name"] if root else "")[:200],
+                status=status,
+                started_at=ns_to_datetime(start_ns),
+                ended_at=ns_to_datetime(end_ns) if end_ns else None,
+                duration_ms=(end_ns - start_ns) / 1e6 if end_ns else None,
+                steps=t["n"],
+                llm_calls=t["llm_calls"],
+                tool_calls=t["tool_calls"],
+                errors=t["errors"],
+                input_tokens=t["input_tokens"] or 0,
+                output_tokens=t["output_tokens"] or 0,
+                cache_read_tokens=t["cache_read_tokens"] or 0,
+                cache_write_tokens=t["cache_write_tokens"] or 0,
+                reasoning_tokens=t["reasoning_tokens"] or 0,
+                cost_usd=t["cost"],
+                unpriced_calls=t["unpriced"],
+                models_used=models[trace_id],
+                session_id=((root and root["session_id"]) or ctx["session"])[:200],
+                user_id=((root and root["user_id"]) or ctx["user"])[:200],
+                tags=(root and root["tags"]) or ctx["tags"],
+                last_seen_at=now,
+            )
+        )
+    Run.objects.bulk_create(
+        runs,
+        update_conflicts=True,
+        unique_fields=["project", "trace_id"],
+        update_fields=[f.name for f in Run._meta.concrete_fields if f.name not in ("id", "project", "trace_id")],
+    )
+
+
+def mark_incomplete_runs(now: datetime) -> int:
+    """A run whose root never arrived is kept and shown as incomplete once it has been quiet long enough."""
+    cutoff = now - timedelta(seconds=settings.SAGATRACE_INCOMPLETE_AFTER_SECONDS)
+    return Run.objects.filter(status=Run.IN_PROGRESS, last_seen_at__lt=cutoff).update(status=Run.INCOMPLETE)

@@ -1,0 +1,194 @@
+"""Projects, access, and the indexed form of agent runs: Run and Step."""
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+KIND_CHOICES = [(k, k) for k in ("agent", "llm", "tool", "retrieval", "embedding", "other")]
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    retention_days = models.PositiveIntegerField(default=30)
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    VIEWER, MEMBER, ADMIN = "viewer", "member", "admin"
+    ROLES = [(VIEWER, "viewer"), (MEMBER, "member"), (ADMIN, "admin")]
+    RANK = {VIEWER: 0, MEMBER: 1, ADMIN: 2}
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=ROLES, default=VIEWER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "project"], name="membership_unique")]
+
+    def allows(self, role):
+        return self.RANK[self.role] >= self.RANK[role]
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    INGEST, READ = "ingest", "read"
+    PREFIX = "st_"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16)  # shown in the UI; the rest is never stored
+    key_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)  # ["ingest", "read"]
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @classmethod
+    def issue(cls, project, name="default", scopes=(INGEST, READ)):
+        """Create a key; returns (ApiKey, raw_key). The raw key is shown once and never stored."""
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            project=project, name=name, prefix=raw[:10], key_hash=hash_key(raw), scopes=list(scopes)
+        )
+        return key, raw
+
+    @classmethod
+    def lookup(cls, raw_key: str):
+        if not raw_key:
+            return None
+        return (
+            cls.objects.select_related("project")
+            .filter(key_hash=hash_key(raw_key.strip()), revoked_at__isnull=True)
+            .first()
+        )
+
+    def has_scope(self, scope):
+        return scope in self.scopes
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.name})"
+
+
+class Run(models.Model):
+    """One agent run = one trace. Every aggregate is recomputed from its Steps, never incremented."""
+
+    OK, ERROR, IN_PROGRESS, INCOMPLETE = "ok", "error", "in_progress", "incomplete"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    trace_id = models.CharField(max_length=32)
+    root_span_id = models.CharField(max_length=16, blank=True)
+    name = models.CharField(max_length=300, blank=True)
+    agent = models.CharField(max_length=200, blank=True)
+    service = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=12, default=IN_PROGRESS)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    steps = models.PositiveIntegerField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    tool_calls = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    models_used = models.JSONField(default=list)
+    session_id = models.CharField(max_length=200, blank=True)
+    user_id = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="run_unique_trace")]
+        indexes = [
+            models.Index(fields=["project", "-started_at", "-id"], name="run_recent"),
+            models.Index(fields=["project", "agent", "-started_at"], name="run_agent"),
+            models.Index(fields=["project", "session_id", "started_at"], name="run_session"),
+            models.Index(fields=["project", "status", "-started_at"], name="run_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.name or self.trace_id}"
+
+
+class Step(models.Model):
+    """One span, normalized. Unique on (project, trace_id, span_id); written by bulk upsert."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+    parent_span_id = models.CharField(max_length=16, blank=True)
+    name = models.CharField(max_length=300)
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES, default="other")
+    operation = models.CharField(max_length=60, blank=True)
+    convention = models.CharField(max_length=30, blank=True)
+    is_error = models.BooleanField(default=False)
+    start_ns = models.BigIntegerField()
+    end_ns = models.BigIntegerField()
+    # Which copy of a re-sent span wins: later end, then more attributes (order-independent).
+    version = models.BigIntegerField(default=0)
+
+    model = models.CharField(max_length=200, blank=True)
+    request_model = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=100, blank=True)
+    input_tokens = models.BigIntegerField(null=True, blank=True)
+    output_tokens = models.BigIntegerField(null=True, blank=True)
+    cache_read_tokens = models.BigIntegerField(null=True, blank=True)
+    cache_write_tokens = models.BigIntegerField(null=True, blank=True)
+    reasoning_tokens = models.BigIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    cost_source = models.CharField(max_length=10, blank=True)  # reported | computed | unpriced
+    cost_breakdown = models.JSONField(default=dict, blank=True)
+    cost_note = models.TextField(blank=True)
+    price_version = models.CharField(max_length=40, blank=True)
+
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    system_instructions = models.JSONField(null=True, blank=True)
+    tool_definitions = models.JSONField(null=True, blank=True)
+    reasoning = models.TextField(blank=True)
+    tool_calls = models.JSONField(default=list, blank=True)
+    finish_reasons = models.JSONField(default=list, blank=True)
+    tool_name = models.CharField(max_length=200, blank=True)
+    tool_call_id = models.CharField(max_length=200, blank=True)
+    tool_arguments = models.JSONField(null=True, blank=True)
+    tool_result = models.JSONField(null=True, blank=True)
+
+    session_id = models.CharField(max_length=200, blank=True)
+    user_id = models.CharField(max_length=200, blank=True)
+    agent_name = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    service_name = models.CharField(max_length=200, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    error_type = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+
+    attributes = models.JSONField(default=dict, blank=True)  # attributes no mapper consumed
+    raw = models.JSONField(default=dict, blank=True)  # the span as received: attributes, events, resource, scope
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "trace_id", "span_id"], name="step_unique_span")
+        ]
+        indexes = [models.Index(fields=["project", "trace_id", "start_ns"], name="step_trace")]
+
+    @property
+    def duration_ms(self):
+        return (self.end_ns - self.start_ns) / 1e6 if self.end_ns >= self.start_ns else None
+
+    @property
+    def status(self):
+        return "error" if self.is_error else "ok"
