@@ -1,15 +1,29 @@
+import logging
+
 from django.conf import settings
+from django.db import DatabaseError
 from django.views.decorators.csrf import csrf_exempt
 
 from ingest import intake, responses
 from ingest.auth import authenticate, key_from_headers
 from tracing.models import ApiKey
 
+log = logging.getLogger(__name__)
+
 
 @csrf_exempt
 def otlp_traces(request):
     """POST /v1/traces (and the Langfuse-compatible /api/public/otel/v1/traces)."""
     encoding = intake.encoding_for(request.content_type)
+    try:
+        return _export(request, encoding)
+    except DatabaseError:  # even the key lookup needs the database: exporters must retry, not drop
+        log.exception("database unavailable during intake")
+        retry = settings.SAGATRACE_RETRY_AFTER_SECONDS
+        return responses.failure(503, "storage is unavailable; retry later", encoding, retry)
+
+
+def _export(request, encoding):
     if request.method != "POST":
         response = responses.failure(405, "use POST with an OTLP ExportTraceServiceRequest", encoding)
         response["Allow"] = "POST"

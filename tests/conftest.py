@@ -141,9 +141,10 @@ def pipeline(transactional_db, tmp_path, settings):
 
 def _reset_celery_pools(app):
     """Forget broker connections so the next publish uses the current broker_url."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    from kombu import pools
+
+    pools.reset()  # kombu keeps pools in a global registry keyed by connection
+    app._pool = None
     app.amqp._producer_pool = None
 
 

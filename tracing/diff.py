@@ -43,14 +43,13 @@ _WORD = re.compile(r"\S+\s*|\s+")  # words keep their trailing space so spaces n
 
 def _lcs(a: list, b: list, max_bits: int = _MAX_LCS_BITS) -> list[tuple[int, int]]:
     """Index pairs of a longest common subsequence of a and b, earliest matches first."""
+    # Trim the common prefix only: trimming a common suffix too would pin repeated
+    # steps to the end and undo the earliest-first preference.
     n, m = len(a), len(b)
     lo = 0
     while lo < n and lo < m and a[lo] == b[lo]:
         lo += 1
-    hi = 0
-    while hi < n - lo and hi < m - lo and a[n - 1 - hi] == b[m - 1 - hi]:
-        hi += 1
-    mid_a, mid_b = a[lo : n - hi], b[lo : m - hi]
+    mid_a, mid_b = a[lo:], b[lo:]
     if not mid_a or not mid_b:
         mid = []
     elif len(mid_a) * len(mid_b) <= max_bits:
@@ -58,11 +57,7 @@ def _lcs(a: list, b: list, max_bits: int = _MAX_LCS_BITS) -> list[tuple[int, int
     else:  # too big to keep the bit rows (~20k x 20k steps): difflib's heuristic, not minimal
         blocks = SequenceMatcher(None, mid_a, mid_b).get_matching_blocks()
         mid = [(blk.a + k, blk.b + k) for blk in blocks for k in range(blk.size)]
-    return (
-        [(k, k) for k in range(lo)]
-        + [(i + lo, j + lo) for i, j in mid]
-        + [(n - hi + k, m - hi + k) for k in range(hi)]
-    )
+    return [(k, k) for k in range(lo)] + [(i + lo, j + lo) for i, j in mid]
 
 
 def _lcs_bits(a: list, b: list) -> list[tuple[int, int]]:

@@ -242,6 +242,32 @@ def test_content_blocks_images_and_genai_messages_are_understood(exporter):
     ]
 
 
+def test_sdk_response_objects_are_read_and_odd_values_never_raise(exporter):
+    class ChatCompletionMessage:  # what the openai package returns: a pydantic model
+        def __init__(self, **fields):
+            self.fields = fields
+
+        def model_dump(self):
+            return dict(self.fields)
+
+        def __iter__(self):  # pydantic models iterate over (field, value) pairs
+            return iter(self.fields.items())
+
+    loop = {"name": "loop"}
+    loop["self"] = loop
+    with sdk.llm("gpt-4o", "openai") as call:
+        call.set_output(ChatCompletionMessage(role="assistant", content="Hi."))
+        call.set_input([object.__new__(object)])
+    with sdk.tool("odd") as odd:
+        odd.set_result(loop)
+    spans = finished(exporter)
+    assert parsed(spans["chat gpt-4o"], "gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Hi."}], "finish_reason": "stop"}]
+    (message,) = parsed(spans["chat gpt-4o"], "gen_ai.input.messages")
+    assert message["role"] == "user" and message["parts"][0]["content"].startswith("<object object")
+    assert parsed(spans["execute_tool odd"], "gen_ai.tool.call.result").startswith("{'name': 'loop'")
+
+
 def test_output_text_with_reasoning_set_in_either_order(exporter):
     with sdk.llm("o3", "openai") as first:
         first.set_reasoning("Paris in May is mild.")

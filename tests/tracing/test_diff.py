@@ -82,6 +82,15 @@ def test_repeated_tool_loop_with_an_extra_iteration_lines_up_from_the_start():
     assert first_divergence(rows) == 5
 
 
+def test_extra_loop_iteration_is_added_at_the_end_even_when_the_runs_start_differently():
+    a = [dict(llm(), kind="agent", name="invoke_agent v1", model=""), llm(), tool("search"), llm()]
+    b = [dict(llm(), kind="agent", name="invoke_agent v2", model=""), llm(), tool("search"), llm(), tool("search"),
+         llm()]
+    rows = align_runs(a, b)
+    assert ops(rows)[-2:] == ["added", "added"]
+    assert [r["b"] for r in rows[-5:-2]] == b[1:4]
+
+
 def test_repeated_tools_with_one_iteration_dropped_in_the_middle():
     a = [tool("search", {"q": "1"}), tool("search", {"q": "2"}), tool("fetch"), tool("search", {"q": "3"})]
     b = [tool("search", {"q": "1"}), tool("fetch"), tool("search", {"q": "3"})]

@@ -92,6 +92,18 @@ def is_index(segment: str) -> bool:
     return segment.isascii() and segment.isdigit() and len(segment) <= _MAX_INDEX_DIGITS
 
 
+def span_events(span: Any) -> list[tuple[str, dict]]:
+    """(name, attributes) of each span event, skipping malformed ones."""
+    events = getattr(span, "events", None)
+    out = []
+    for event in events if isinstance(events, (list, tuple)) else []:
+        name = getattr(event, "name", None)
+        attributes = getattr(event, "attributes", None)
+        if isinstance(name, str):
+            out.append((name, attributes if isinstance(attributes, dict) else {}))
+    return out
+
+
 class _Node(dict):
     """An intermediate node built by `unflatten` (as opposed to a dict attribute value)."""
 

@@ -226,14 +226,15 @@ def _tool_calls(calls: list) -> list[dict[str, Any]]:
 
 
 def to_messages(value: Any, default_role: str) -> list[dict[str, Any]] | None:
-    """A list of messages from a list (or JSON string of one); None if nothing in it is a message."""
+    """A list of messages from a list (or JSON string of one); None unless every item is a
+    message, so a half-understood value is kept whole rather than silently trimmed."""
     value = parse_json(value)
     if isinstance(value, dict):
         value = [value]
-    if not isinstance(value, list):
+    if not isinstance(value, list) or not value:
         return None
-    messages = [m for m in (to_message(item, default_role) for item in value) if m is not None]
-    return messages or None
+    messages = [to_message(item, default_role) for item in value]
+    return None if any(m is None for m in messages) else messages
 
 
 def are_messages(value: Any) -> bool:
@@ -270,3 +271,31 @@ def system_parts_of(messages: Any) -> list[dict[str, Any]] | None:
         if isinstance(message, dict) and message.get("role") in ("system", "developer"):
             return message.get("parts") or None
     return None
+
+
+def to_tool_definition(raw: Any) -> Any:
+    """{type, name, description?, parameters?}; unwraps OpenAI's {"function": {...}} and renames
+    Anthropic `input_schema` / Vercel `inputSchema`. Unrecognised items are kept as received."""
+    raw = parse_json(raw)
+    if not isinstance(raw, dict):
+        return raw
+    inner = raw.get("function") if isinstance(raw.get("function"), dict) else raw
+    if not isinstance(inner.get("name"), str):
+        return raw
+    definition: dict[str, Any] = {"type": raw.get("type") if isinstance(raw.get("type"), str) else "function",
+                                  "name": inner["name"]}
+    if inner.get("description") is not None:
+        definition["description"] = inner["description"]
+    parameters = _first(inner, "parameters", "input_schema", "inputSchema")
+    if parameters is not None:
+        definition["parameters"] = parse_json(parameters)
+    return definition
+
+
+def to_tool_definitions(value: Any) -> list[Any] | None:
+    value = parse_json(value)
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return None
+    return [to_tool_definition(item) for item in value] or None

@@ -32,6 +32,11 @@ class Offers:
         self._seq += 1
         self._by_field.setdefault(field, []).append(Offer(field, source, value, convention, self._seq))
 
+    def discard(self, convention: str) -> None:
+        """Forget every offer of one convention (its mapper failed half-way)."""
+        for field, offers in self._by_field.items():
+            self._by_field[field] = [o for o in offers if o.convention != convention]
+
     def sink(self, convention: str) -> "Sink":
         return Sink(self, convention)
 

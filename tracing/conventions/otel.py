@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tracing.spans import STATUS_ERROR, SpanRecord
 
-from ._attrs import Attrs, as_int, as_str
+from ._attrs import Attrs, as_int, as_str, span_events
 from .offers import Sink
 from .precedence import EXCEPTION_EVENT
 
@@ -27,11 +27,9 @@ def map_span(span: SpanRecord, attrs: Attrs, out: Sink) -> None:
         failed = True
         out.offer("is_error", "error.type", True)
         out.offer("error_type", "error.type", error_type)
-    for event in span.events or []:
-        if getattr(event, "name", None) in _EXCEPTION_EVENTS:
+    for name, event_attrs in span_events(span):
+        if name in _EXCEPTION_EVENTS:
             failed = True
-            event_attrs = getattr(event, "attributes", None)
-            event_attrs = event_attrs if isinstance(event_attrs, dict) else {}
             out.offer("is_error", EXCEPTION_EVENT, True)
             out.offer("error_type", EXCEPTION_EVENT, as_str(event_attrs.get("exception.type")))
             out.offer("error_message", EXCEPTION_EVENT, as_str(event_attrs.get("exception.message")))

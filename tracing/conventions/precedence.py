@@ -9,6 +9,8 @@ Sources missing from a list rank after every listed one.
 from __future__ import annotations
 
 # Labels for values that do not come from one span attribute.
+# The operation-details event repeats the inference attributes; a value read from it is
+# labelled f"{DETAILS_EVENT}:{key}" and ranks right after the span attribute `key`.
 DETAILS_EVENT = "event:gen_ai.client.inference.operation.details"
 MESSAGE_EVENTS = "event:gen_ai.*.message"
 CHOICE_EVENTS = "event:gen_ai.choice"
@@ -56,14 +58,12 @@ SOURCES: dict[str, list[str]] = {
         "reranker.model_name",
         "model_name",
         "llm.invocation_parameters",
-        DETAILS_EVENT,
     ],
     "request_model": [
         "gen_ai.request.model",
         "llm.request.model_name",
         "ai.model.id",
         "llm.model_name",
-        DETAILS_EVENT,
     ],
     "provider": [
         "gen_ai.provider.name",
@@ -72,7 +72,6 @@ SOURCES: dict[str, list[str]] = {
         "llm.system",
         "ai.model.provider",
         "server.address",
-        DETAILS_EVENT,
     ],
     # Vercel first: it mirrors its own ai.usage counts into gen_ai.usage.*, cache-exclusive
     # for some providers; its mapper re-adds the cache, the mirror cannot.
@@ -82,7 +81,6 @@ SOURCES: dict[str, list[str]] = {
         "llm.token_count.prompt",
         "gen_ai.usage.prompt_tokens",
         "langfuse.observation.usage_details",
-        DETAILS_EVENT,
     ],
     "output_tokens": [
         "gen_ai.usage.output_tokens",
@@ -90,7 +88,6 @@ SOURCES: dict[str, list[str]] = {
         "gen_ai.usage.completion_tokens",
         VERCEL_USAGE,
         "langfuse.observation.usage_details",
-        DETAILS_EVENT,
     ],
     "cache_read_tokens": [
         "gen_ai.usage.cache_read.input_tokens",
@@ -100,7 +97,6 @@ SOURCES: dict[str, list[str]] = {
         "gen_ai.usage.details.cache_read_tokens",
         "langfuse.observation.usage_details",
         "ai.response.providerMetadata",
-        DETAILS_EVENT,
     ],
     "cache_write_tokens": [
         "gen_ai.usage.cache_write.input_tokens",
@@ -111,7 +107,6 @@ SOURCES: dict[str, list[str]] = {
         "gen_ai.usage.details.cache_write_tokens",
         "langfuse.observation.usage_details",
         "ai.response.providerMetadata",
-        DETAILS_EVENT,
     ],
     "reasoning_tokens": [
         "gen_ai.usage.reasoning.output_tokens",
@@ -121,12 +116,10 @@ SOURCES: dict[str, list[str]] = {
         "gen_ai.usage.details.reasoning_tokens",
         VERCEL_USAGE,
         "langfuse.observation.usage_details",
-        DETAILS_EVENT,
     ],
     "reported_cost": ["langfuse.observation.cost_details", "llm.cost.total", "operation.cost", "gen_ai.usage.cost"],
     "input": [
         "gen_ai.input.messages",
-        DETAILS_EVENT,
         "llm.input_messages",
         "gen_ai.prompt.N",
         MESSAGE_EVENTS,
@@ -149,7 +142,6 @@ SOURCES: dict[str, list[str]] = {
     ],
     "output": [
         "gen_ai.output.messages",
-        DETAILS_EVENT,
         "llm.output_messages",
         "gen_ai.completion.N",
         CHOICE_EVENTS,
@@ -171,14 +163,13 @@ SOURCES: dict[str, list[str]] = {
         "response_data",
         "langfuse.trace.output",
     ],
-    "system_instructions": ["gen_ai.system_instructions", DETAILS_EVENT],
+    "system_instructions": ["gen_ai.system_instructions"],
     "tool_definitions": [
         "gen_ai.tool.definitions",
         "llm.tools",
         "llm.request.functions",
         "gen_ai.tool.definitions.N",
         "ai.prompt.tools",
-        DETAILS_EVENT,
     ],
     "finish_reasons": [
         "gen_ai.response.finish_reasons",
@@ -189,7 +180,6 @@ SOURCES: dict[str, list[str]] = {
         "gen_ai.response.stop_reason",
         "llm.response.stop_reason",
         "ai.response.finishReason",
-        DETAILS_EVENT,
     ],
     "tool_name": ["gen_ai.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"],
     "tool_call_id": ["gen_ai.tool.call.id", "tool.id", "tool_call.id", "ai.toolCall.id"],
@@ -273,6 +263,8 @@ NAME_GUARDS = {"gen_ai.tool.name": "tool", "tool.name": "tool", "gen_ai.agent.na
 _RANKS = {field: {source: i for i, source in enumerate(sources)} for field, sources in SOURCES.items()}
 
 
-def rank(field: str, source: str) -> int:
+def rank(field: str, source: str) -> float:
+    if source.startswith(DETAILS_EVENT + ":"):
+        return rank(field, source[len(DETAILS_EVENT) + 1:]) + 0.5
     ranks = _RANKS.get(field, {})
     return ranks.get(source, len(ranks))

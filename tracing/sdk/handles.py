@@ -47,8 +47,13 @@ class SpanHandle:
 
     def _set_json(self, key: str, value: Any) -> None:
         # Serialising large content is wasted work when the span is not sampled.
-        if self.span.is_recording():
-            self.span.set_attribute(key, m.dumps(value))
+        if not self.span.is_recording():
+            return
+        try:
+            text = m.dumps(value)
+        except ValueError:  # a circular structure: tracing must never break the agent
+            text = m.dumps(repr(value))
+        self.span.set_attribute(key, text)
 
 
 class AgentHandle(SpanHandle):

@@ -167,7 +167,8 @@ def to_messages(messages: Any, default_role: str = "user") -> list[dict]:
     """A list of messages (a lone string or dict counts as one message)."""
     if messages is None:
         return []
-    if isinstance(messages, (str, dict)) or not isinstance(messages, Iterable):
+    # One message: a string, a dict, or an SDK object (pydantic models are iterable too).
+    if isinstance(messages, (str, dict)) or hasattr(messages, "model_dump") or not isinstance(messages, Iterable):
         messages = [messages]
     return [to_message(m, default_role) for m in messages]
 
@@ -208,11 +209,12 @@ def tool_definitions(tools: Iterable[Any]) -> list[dict]:
 
 
 def _as_dict(value: Any) -> dict:
-    """SDK response objects (pydantic models) read like the dicts they serialize to."""
+    """SDK response objects (pydantic models) read like the dicts they serialize to.
+    Anything else is kept as text rather than raising into the agent's code."""
     if isinstance(value, dict):
         return value
     if hasattr(value, "model_dump"):
         return value.model_dump()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
-    raise TypeError(f"cannot read a message from {type(value).__name__}")
+    return {"type": "unknown", "content": str(value)}

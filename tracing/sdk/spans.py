@@ -66,7 +66,7 @@ class _Recipe:
 
     def __enter__(self):
         if not self.name:
-            raise TypeError(f"{type(self).__name__.lstrip('_')}() needs a name outside a decorator")
+            raise TypeError("a span name is required (only a decorator defaults it to the function's name)")
         inherited = _run_scope.get()
         scope = self._scope(inherited)
         attributes = scope.attributes() if scope else {}
@@ -104,14 +104,8 @@ class _Recipe:
 
     # --- decorator -------------------------------------------------------------------
     def __call__(self, fn: Callable) -> Callable:
-        recipe = self if self.name else self._renamed(fn.__name__)
-        wrapper = recipe._wrap(fn)
-        if isinstance(recipe, _ToolRecipe):
-            wrapper.with_call_id = lambda call_id: recipe._copy(call_id=call_id)._wrap(fn)
-        return wrapper
-
-    def _renamed(self, name: str) -> _Recipe:
-        return self._copy(name=name)
+        recipe = self if self.name else self._copy(name=fn.__name__)
+        return recipe._wrap(fn)
 
     def _copy(self, **changes) -> _Recipe:
         clone = copy.copy(self)
@@ -193,6 +187,13 @@ class _ToolRecipe(_Recipe):
         if self.call_id is not None:
             self.attributes["gen_ai.tool.call.id"] = self.call_id
         return super().__enter__()
+
+    def __call__(self, fn: Callable) -> Callable:
+        wrapper = super().__call__(fn)
+        recipe = self if self.name else self._copy(name=fn.__name__)
+        # The model's call id is only known per call: `get_weather.with_call_id(id)(city=...)`.
+        wrapper.with_call_id = lambda call_id: recipe._copy(call_id=call_id)._wrap(fn)
+        return wrapper
 
     def _before(self, handle, fn, args, kwargs):
         handle.set_arguments(_call_arguments(fn, args, kwargs))
