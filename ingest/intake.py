@@ -73,12 +73,12 @@ def accept(project, body: bytes, *, encoding: str, content_encoding: str = "", s
         return Outcome(413, f"body exceeds the limit of {settings.SAGATRACE_MAX_DECOMPRESSED_BYTES} bytes")
 
     try:
-        span_count = otlp.count_spans(body, encoding)
-        if span_count > settings.SAGATRACE_MAX_SPANS_PER_REQUEST:
-            return Outcome(
-                413, f"{span_count} spans in one request; the limit is {settings.SAGATRACE_MAX_SPANS_PER_REQUEST}"
-            )
+        limit = settings.SAGATRACE_MAX_SPANS_PER_REQUEST
+        if encoding == otlp.PROTOBUF and (count := otlp.count_protobuf_spans(body)) > limit:
+            return Outcome(413, f"{count} spans in one request; the limit is {limit}")
         decoded = otlp.decode(body, encoding, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES)
+        if (count := len(decoded.spans) + decoded.rejected) > limit:
+            return Outcome(413, f"{count} spans in one request; the limit is {limit}")
     except otlp.MalformedOTLP as exc:
         return Outcome(400, str(exc))
     except RecursionError:

@@ -51,13 +51,10 @@ def decode(body: bytes, encoding: str, *, max_attribute_bytes: int = 256 * 1024)
     raise ValueError(f"unknown encoding {encoding!r}")
 
 
-def count_spans(body: bytes, encoding: str) -> int:
-    """Number of spans in a body, without building records (used for limits at intake)."""
-    if encoding == PROTOBUF:
-        request = _parse_protobuf(body)
-        return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-    data = _parse_json(body)
-    return sum(len(ss.get("spans") or []) for rs in data.get("resourceSpans") or [] for ss in rs.get("scopeSpans") or [])
+def count_protobuf_spans(body: bytes) -> int:
+    """Number of spans in a protobuf body, without building records (the span limit is checked first)."""
+    request = _parse_protobuf(body)
+    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
 
 
 # --- protobuf ---------------------------------------------------------------
@@ -106,7 +103,9 @@ def _decode_protobuf(body: bytes, limit: int) -> Decoded:
             for span in ss.spans:
                 trace_id, span_id = span.trace_id.hex(), span.span_id.hex()
                 parent = span.parent_span_id.hex() or None
-                problem = _id_problem(trace_id, span_id, parent)
+                problem = _id_problem(trace_id, span_id, parent) or _time_problem(
+                    span.start_time_unix_nano, span.end_time_unix_nano
+                )
                 if problem:
                     out.reject(problem)
                     continue
@@ -168,9 +167,9 @@ def _json_value(value, limit):
             raise MalformedOTLP("boolValue must be true or false")
         return value["boolValue"]
     if "arrayValue" in value:
-        return [_json_value(v, limit) for v in _list((value["arrayValue"] or {}).get("values"), "arrayValue.values")]
+        return [_json_value(v, limit) for v in _list(_obj(value["arrayValue"], "arrayValue").get("values"), "arrayValue.values")]
     if "kvlistValue" in value:
-        return _json_attrs((value["kvlistValue"] or {}).get("values"), limit)
+        return _json_attrs(_obj(value["kvlistValue"], "kvlistValue").get("values"), limit)
     if "bytesValue" in value:
         return {"__bytes_b64__": str(value["bytesValue"])[: limit * 2]}
     return None
@@ -181,7 +180,7 @@ def _json_attrs(kvs, limit):
     for kv in _list(kvs, "attributes"):
         if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
             raise MalformedOTLP("each attribute must be an object with a string key")
-        attrs[_clean(kv["key"])] = _json_value(kv.get("value") or {}, limit)
+        attrs[_clean(kv["key"])] = _json_value(_obj(kv.get("value"), "attribute value"), limit)
     return attrs
 
 
@@ -191,22 +190,24 @@ def _decode_json(body: bytes, limit: int) -> Decoded:
     for rs in data["resourceSpans"]:
         if not isinstance(rs, dict):
             raise MalformedOTLP("each resourceSpans entry must be an object")
-        resource = _json_attrs((rs.get("resource") or {}).get("attributes"), limit)
+        resource = _json_attrs(_obj(rs.get("resource"), "resource").get("attributes"), limit)
         for ss in _list(rs.get("scopeSpans", rs.get("scope_spans")), "scopeSpans"):
             if not isinstance(ss, dict):
                 raise MalformedOTLP("each scopeSpans entry must be an object")
-            scope = ss.get("scope") or {}
+            scope = _obj(ss.get("scope"), "scope")
             for span in _list(ss.get("spans"), "spans"):
                 if not isinstance(span, dict):
                     raise MalformedOTLP("each span must be an object")
                 trace_id = _hex_id(span.get("traceId"))
                 span_id = _hex_id(span.get("spanId"))
                 parent = _hex_id(span.get("parentSpanId")) or None
-                problem = _id_problem(trace_id, span_id, parent)
+                start_ns = _int(span.get("startTimeUnixNano", 0), "startTimeUnixNano")
+                end_ns = _int(span.get("endTimeUnixNano", 0), "endTimeUnixNano")
+                problem = _id_problem(trace_id, span_id, parent) or _time_problem(start_ns, end_ns)
                 if problem:
                     out.reject(problem)
                     continue
-                status = span.get("status") or {}
+                status = _obj(span.get("status"), "status")
                 out.spans.append(
                     SpanRecord(
                         trace_id=trace_id,
@@ -214,8 +215,8 @@ def _decode_json(body: bytes, limit: int) -> Decoded:
                         parent_span_id=None if parent in (None, _ZERO_SPAN) else parent,
                         name=_truncate(str(span.get("name") or ""), 1000),
                         kind=_int(span.get("kind", 0), "kind"),
-                        start_ns=_int(span.get("startTimeUnixNano", 0), "startTimeUnixNano"),
-                        end_ns=_int(span.get("endTimeUnixNano", 0), "endTimeUnixNano"),
+                        start_ns=start_ns,
+                        end_ns=end_ns,
                         status_code=_int(status.get("code", 0), "status.code"),
                         status_message=_truncate(str(status.get("message") or ""), limit),
                         attributes=_json_attrs(span.get("attributes"), limit),
@@ -225,8 +226,7 @@ def _decode_json(body: bytes, limit: int) -> Decoded:
                                 _int(e.get("timeUnixNano", 0), "timeUnixNano"),
                                 _json_attrs(e.get("attributes"), limit),
                             )
-                            for e in _list(span.get("events"), "events")
-                            if isinstance(e, dict)
+                            for e in map(lambda e: _obj(e, "event"), _list(span.get("events"), "events"))
                         ],
                         resource=resource,
                         scope_name=str(scope.get("name") or ""),
@@ -262,6 +262,14 @@ def _int(value, what):
     raise MalformedOTLP(f"{what} must be an integer (got {str(value)[:40]!r})")
 
 
+def _obj(value, what) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedOTLP(f"{what} must be an object")
+    return value
+
+
 def _list(value, what):
     if value is None:
         return []
@@ -293,6 +301,15 @@ def _id_problem(trace_id: str, span_id: str, parent: str | None) -> str:
 def _clean(text: str) -> str:
     # NUL cannot be stored in PostgreSQL text or jsonb; it is shown as U+FFFD instead.
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+_MAX_NS = 2**63 - 1
+
+
+def _time_problem(start_ns: int, end_ns: int) -> str:
+    if not (0 <= start_ns <= _MAX_NS and 0 <= end_ns <= _MAX_NS):
+        return "span with a timestamp outside the int64 nanosecond range"
+    return ""
 
 
 def _truncate(text: str, limit: int) -> str:

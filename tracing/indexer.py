@@ -36,7 +36,16 @@ def _version(span: SpanRecord) -> int:
     return (span.end_ns // 1000) * 1024 + min(len(span.attributes) + len(span.events), 1023)
 
 
+def _count(value):
+    """Token counts from hostile spans: a negative or absurd number is treated as not reported."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53:
+        return value
+    return None
+
+
 def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
+        setattr(data, name, _count(getattr(data, name)))
     cost = pricing.price(
         provider=data.provider,
         model=data.model,

@@ -26,6 +26,14 @@ from tracing import sdk
 REPO = Path(__file__).resolve().parents[2]
 
 
+def run_in_fresh_loop(coro):
+    """asyncio.run in its own thread: the browser tests' Playwright keeps a loop running in this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 # --- fixtures ---------------------------------------------------------------------------
 
 @pytest.fixture
@@ -506,7 +514,7 @@ def test_async_decorators_keep_concurrent_runs_apart(exporter):
     async def both():
         return await asyncio.gather(run("a"), run("b"))
 
-    assert asyncio.run(both()) == ["A", "B"]
+    assert run_in_fresh_loop(both()) == ["A", "B"]
     spans = exporter.get_finished_spans()
     agents = {s.attributes["gen_ai.agent.name"]: s for s in spans if s.name.startswith("invoke_agent")}
     assert set(agents) == {"a", "b"}
@@ -529,7 +537,7 @@ def test_async_decorated_agent_records_errors(exporter):
         raise RuntimeError("planner gave up")
 
     with pytest.raises(RuntimeError, match="planner gave up"):
-        asyncio.run(bot())
+        run_in_fresh_loop(bot())
     span = finished(exporter)["invoke_agent async-bot"]
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "RuntimeError"

@@ -62,7 +62,8 @@ def test_openinference_llm_span_unflattens_messages_and_token_counts():
 
     assert (step.kind, step.operation, step.convention) == ("llm", "chat", "openinference")
     assert (step.model, step.provider) == ("gpt-4o-2024-08-06", "openai")
-    assert (step.input_tokens, step.output_tokens, step.cache_read_tokens, step.reasoning_tokens) == (1200, 90, 1024, 64)
+    assert (step.input_tokens, step.output_tokens) == (1200, 90)
+    assert (step.cache_read_tokens, step.reasoning_tokens) == (1024, 64)
     assert step.input == [
         {"role": "system", "parts": [{"type": "text", "content": "You are a weather bot."}]},
         {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
@@ -136,7 +137,8 @@ def test_openinference_ordered_tool_use_contents_are_tool_calls():
 @pytest.mark.parametrize("provider, system, expected", [
     ("azure", "openai", "azure.ai.openai"), ("azure", None, "azure.ai.inference"), ("aws", "anthropic", "aws.bedrock"),
     ("google", "vertexai", "gcp.vertex_ai"), (None, "vertexai", "gcp.vertex_ai"), ("google", None, "gcp.gen_ai"),
-    ("xai", None, "x_ai"), (None, "mistralai", "mistral_ai"), ("groq", "openai", "groq"), ("fireworks", None, "fireworks"),
+    ("xai", None, "x_ai"), (None, "mistralai", "mistral_ai"), ("groq", "openai", "groq"),
+    ("fireworks", None, "fireworks"),
 ])
 def test_openinference_provider_combines_hosting_provider_and_api_flavour(provider, system, expected):
     attributes = {"openinference.span.kind": "LLM", "llm.model_name": "m"}
@@ -162,7 +164,8 @@ def test_openinference_tool_span_takes_arguments_and_result_from_input_and_outpu
 
 
 def test_openinference_tool_parameters_holding_call_arguments_are_the_arguments():
-    step = normalize(span({"openinference.span.kind": "TOOL", "tool.name": "add", "tool.parameters": '{"a": 1, "b": 2}'}))
+    step = normalize(span({"openinference.span.kind": "TOOL", "tool.name": "add",
+                           "tool.parameters": '{"a": 1, "b": 2}'}))
 
     assert step.tool_arguments == {"a": 1, "b": 2}
 
@@ -309,3 +312,43 @@ def test_openinference_and_genai_on_one_span_follow_the_precedence_table():
     assert (step.model, step.request_model) == ("gpt-4o-2024-08-06", "gpt-4o")
     assert step.input_tokens == 1201
     assert step.provider == "azure.ai.openai"
+
+
+def test_openinference_openai_responses_api_json_becomes_messages():
+    request = {"model": "gpt-5", "instructions": "Be exact.", "input": [
+        {"role": "user", "content": "Add 2 and 3."},
+        {"type": "function_call", "call_id": "call_1", "name": "add", "arguments": '{"a": 2, "b": 3}'},
+        {"type": "function_call_output", "call_id": "call_1", "output": "5"}]}
+    response = {"id": "resp_1", "object": "response", "output": [
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "The tool returned 5."}]},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "5"}]}]}
+    step = normalize(span({"openinference.span.kind": "LLM", "llm.model_name": "gpt-5",
+                           "input.value": json.dumps(request), "input.mime_type": "application/json",
+                           "output.value": json.dumps(response), "output.mime_type": "application/json"}))
+
+    assert step.input == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be exact."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Add 2 and 3."}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "add",
+                                         "arguments": {"a": 2, "b": 3}}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "5"}]},
+    ]
+    assert step.output == [{"role": "assistant", "parts": [{"type": "reasoning", "content": "The tool returned 5."},
+                                                            {"type": "text", "content": "5"}]}]
+
+
+def test_openinference_gemini_json_becomes_messages():
+    request = {"contents": [{"role": "user", "parts": [{"text": "Weather?"}]}],
+               "systemInstruction": {"parts": [{"text": "Be brief."}]}}
+    response = {"candidates": [{"finishReason": "STOP", "content": {"role": "model", "parts": [
+        {"text": "Need a lookup.", "thought": True}, {"functionCall": {"name": "weather", "args": {"city": "Oslo"}}}]}}]}
+    step = normalize(span({"openinference.span.kind": "LLM", "llm.model_name": "gemini-2.5-pro",
+                           "llm.provider": "google", "input.value": json.dumps(request),
+                           "input.mime_type": "application/json", "output.value": json.dumps(response),
+                           "output.mime_type": "application/json"}))
+
+    assert step.system_instructions == [{"type": "text", "content": "Be brief."}]
+    assert step.input[1] == {"role": "user", "parts": [{"type": "text", "content": "Weather?"}]}
+    assert step.reasoning == "Need a lookup."
+    assert step.tool_calls == [{"id": None, "name": "weather", "arguments": {"city": "Oslo"}}]
+    assert (step.finish_reasons, step.provider) == (["stop"], "gcp.gen_ai")

@@ -76,8 +76,10 @@ def test_openllmetry_legacy_usage_and_tool_definitions_are_mapped():
     step = normalize(span(LEGACY_CHAT))
 
     assert (step.input_tokens, step.output_tokens, step.cache_read_tokens, step.reasoning_tokens) == (820, 25, 512, 0)
-    assert step.tool_definitions == [{"type": "function", "name": "book_flight", "description": "Book a flight by id",
-                                      "parameters": {"type": "object", "properties": {"flight_id": {"type": "string"}}}}]
+    assert step.tool_definitions == [{
+        "type": "function", "name": "book_flight", "description": "Book a flight by id",
+        "parameters": {"type": "object", "properties": {"flight_id": {"type": "string"}}},
+    }]
 
 
 def test_openllmetry_association_properties_give_session_user_and_metadata():

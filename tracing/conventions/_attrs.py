@@ -197,14 +197,25 @@ class Attrs:
         self.consumed.update(f"{prefix}.{suffix}" for suffix in found)
         return found
 
-    def take_indexed(self, prefix: str) -> list[Any]:
-        """Entries of `prefix.N.*` keys (integer N only), unflattened, in index order."""
-        flat = {s: v for s, v in self.peek_under(prefix).items() if is_index(s.split(".", 1)[0])}
-        if not flat:
-            return []
-        tree, placed = unflatten(flat)
-        self.consumed.update(f"{prefix}.{suffix}" for suffix in placed)
-        return tree if isinstance(tree, list) else []
+    def take_indexed(self, prefix: str, convert: Callable[[Any], Any] | None = None) -> list[Any]:
+        """Entries of `prefix.N.*` keys (integer N only), unflattened, in index order.
+
+        With `convert`, an entry it maps to None is dropped and its keys stay unmapped.
+        """
+        groups: dict[str, dict[str, Any]] = {}
+        for suffix, value in self.peek_under(prefix).items():
+            index = suffix.split(".", 1)[0]
+            if is_index(index):
+                groups.setdefault(index, {})[suffix] = value
+        entries = []
+        for index in sorted(groups, key=int):
+            tree, placed = unflatten(groups[index])
+            entry = tree[0] if isinstance(tree, list) and tree else None
+            value = entry if convert is None or entry is None else convert(entry)
+            if value is not None:
+                self.consumed.update(f"{prefix}.{suffix}" for suffix in placed)
+                entries.append(value)
+        return entries
 
     def unmapped(self) -> dict[Any, Any]:
         return {k: v for k, v in self._data.items() if k not in self.consumed}

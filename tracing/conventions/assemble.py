@@ -38,7 +38,8 @@ def assemble(span: SpanRecord, offers: Offers, attrs: Attrs, applied: list[str])
     step.kind = kind_offer.value if kind_offer else _inferred_kind(offers)
     step.convention = kind_offer.convention if kind_offer else next((c for c in applied if c != "otel"), "")
     span_name = span.name if isinstance(span.name, str) else ""
-    step.name = offers.value("name", "", accept=lambda o: NAME_GUARDS.get(o.source, step.kind) == step.kind) or span_name
+    guarded = offers.value("name", "", accept=lambda o: NAME_GUARDS.get(o.source, step.kind) == step.kind)
+    step.name = guarded or span_name
     step.operation = offers.value("operation") or DEFAULT_OPERATIONS[step.kind]
 
     step.model = offers.value("model", "")

@@ -56,8 +56,9 @@ def map_span(span: SpanRecord, attrs: Attrs, out: Sink) -> None:
     span_kind = (attrs.take_str("openinference.span.kind") or "").strip().upper()
     if span_kind:
         out.offer("kind", "openinference.span.kind", SPAN_KINDS.get(span_kind, "other"))
-        completion_api = attrs.has_prefix("llm.prompts", "llm.choices")
-        operation = ("text_completion" if completion_api else "chat") if span_kind == "LLM" else OPERATIONS.get(span_kind)
+        operation = OPERATIONS.get(span_kind)
+        if span_kind == "LLM":
+            operation = "text_completion" if attrs.has_prefix("llm.prompts", "llm.choices") else "chat"
         out.offer("operation", "openinference.span.kind", operation)
     _model(attrs, out)
     for field, key in USAGE_KEYS:
@@ -86,28 +87,28 @@ def _model(attrs: Attrs, out: Sink) -> None:
 
 def _messages(attrs: Attrs, out: Sink) -> None:
     for key, field, role in (("llm.input_messages", "input", "user"), ("llm.output_messages", "output", "assistant")):
-        flat = [m for m in (oi_message(e, role) for e in attrs.take_indexed(key)) if m is not None]
+        flat = attrs.take_indexed(key, lambda e, r=role: oi_message(e, r))
         if not flat:  # some exporters send the whole list as one JSON string
             flat = attrs.take(key, lambda v, r=role: _json_messages(v, r)) or []
         out.offer(field, key, flat)
-    definitions = [to_tool_definition(_dig(e, "tool", "json_schema")) for e in attrs.take_indexed("llm.tools")]
-    out.offer("tool_definitions", "llm.tools", [d for d in definitions if d is not None])
+    out.offer("tool_definitions", "llm.tools",
+              attrs.take_indexed("llm.tools", lambda e: to_tool_definition(_dig(e, "tool", "json_schema"))))
     reason = normalize_finish_reason(attrs.take_str("llm.finish_reason"))
     out.offer("finish_reasons", "llm.finish_reason", [reason] if reason else None)
 
-    prompts = [_dig(e, "prompt", "text") for e in attrs.take_indexed("llm.prompts")]
+    prompts = attrs.take_indexed("llm.prompts", lambda e: as_str(_dig(e, "prompt", "text")))
     prompts = prompts or attrs.take("llm.prompts", as_str_list) or []  # plain list of strings
-    out.offer("input", "llm.prompts", [{"role": "user", "parts": [text_part(p)]} for p in prompts if isinstance(p, str)])
-    choices = [_dig(e, "completion", "text") for e in attrs.take_indexed("llm.choices")]
-    out.offer("output", "llm.choices",
-              [{"role": "assistant", "parts": [text_part(c)]} for c in choices if isinstance(c, str)])
+    out.offer("input", "llm.prompts", [{"role": "user", "parts": [text_part(p)]} for p in prompts])
+    choices = attrs.take_indexed("llm.choices", lambda e: as_str(_dig(e, "completion", "text")))
+    out.offer("output", "llm.choices", [{"role": "assistant", "parts": [text_part(c)]} for c in choices])
 
 
 def _json_messages(value: Any, role: str) -> list | None:
     value = parse_json(value)
     if not isinstance(value, list):
         return None
-    return [m for m in (oi_message(e, role) for e in value) if m is not None] or None
+    messages = [oi_message(e, role) for e in value]
+    return None if not messages or None in messages else messages
 
 
 def _dig(value: Any, *path: str) -> Any:
@@ -137,7 +138,8 @@ def oi_message(entry: Any, default_role: str) -> dict | None:
         parts.append(text_part(content))
     for call in message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []:
         call = call.get("tool_call", call) if isinstance(call, dict) else {}
-        parts.append(tool_call_part(call.get("id"), _dig(call, "function", "name"), _dig(call, "function", "arguments")))
+        function = _dig(call, "function")
+        parts.append(tool_call_part(call.get("id"), _dig(function, "name"), _dig(function, "arguments")))
     if isinstance(message.get("function_call_name"), str):  # legacy function calling
         parts.append(tool_call_part(None, message["function_call_name"], message.get("function_call_arguments_json")))
     result: dict[str, Any] = {"role": role, "parts": parts}
@@ -203,13 +205,16 @@ def _is_schema(value: Any) -> bool:
 
 def _documents(attrs: Attrs, out: Sink) -> None:
     for key in ("retrieval.documents", "reranker.output_documents"):
-        documents = [_document(e) for e in attrs.take_indexed(key)]
-        out.offer("output", key, [d for d in documents if d])
+        out.offer("output", key, attrs.take_indexed(key, _document))
     out.offer("input", "reranker.query", attrs.take_str("reranker.query"))
-    embeddings = [e.get("embedding") for e in attrs.take_indexed("embedding.embeddings") if isinstance(e, dict)]
-    embeddings = [e for e in embeddings if isinstance(e, dict)]
+    embeddings = attrs.take_indexed("embedding.embeddings", _embedding)
     out.offer("input", "embedding.embeddings", [e["text"] for e in embeddings if "text" in e])
     out.offer("output", "embedding.embeddings", [e["vector"] for e in embeddings if "vector" in e])
+
+
+def _embedding(entry: Any) -> dict | None:
+    embedding = _dig(entry, "embedding")
+    return embedding if isinstance(embedding, dict) else None
 
 
 def _document(entry: Any) -> dict | None:

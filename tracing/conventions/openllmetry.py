@@ -54,15 +54,15 @@ def map_span(span: SpanRecord, attrs: Attrs, out: Sink) -> None:
     _entity(attrs, out, span_kind)
     for field, key in USAGE_KEYS:
         out.offer(field, key, attrs.take_int(key))
-    out.offer("input", "gen_ai.prompt.N", [m for m in (_message(e, "user") for e in attrs.take_indexed("gen_ai.prompt"))
-                                          if m is not None])
-    out.offer("output", "gen_ai.completion.N", _completions(attrs.take_indexed("gen_ai.completion")))
+    out.offer("input", "gen_ai.prompt.N", attrs.take_indexed("gen_ai.prompt", lambda e: _message(e, "user")))
+    completions = attrs.take_indexed("gen_ai.completion", lambda e: e if isinstance(e, dict) else None)
+    out.offer("output", "gen_ai.completion.N", _completions(completions))
     for key in FINISH_KEYS:
         reason = normalize_finish_reason(attrs.take_str(key))
         out.offer("finish_reasons", key, [reason] if reason else None)
     for key, source in (("llm.request.functions", "llm.request.functions"),
                         ("gen_ai.tool.definitions", "gen_ai.tool.definitions.N")):
-        out.offer("tool_definitions", source, [to_tool_definition(e) for e in attrs.take_indexed(key)])
+        out.offer("tool_definitions", source, attrs.take_indexed(key, _tool_definition))
     for key in ("gen_ai.user", "llm.user"):
         out.offer("user_id", key, attrs.take_str(key))
     if (attrs.peek("gen_ai.task.status", as_str) or "").lower() == "failure":
@@ -92,6 +92,11 @@ def _entity(attrs: Attrs, out: Sink, span_kind: str) -> None:
     out.offer("metadata", "traceloop.association.properties", properties)
     out.offer("session_id", "traceloop.association.properties.session_id", as_str(properties.get("session_id")))
     out.offer("user_id", "traceloop.association.properties.user_id", as_str(properties.get("user_id")))
+
+
+def _tool_definition(entry: Any) -> Any:
+    """{name, description, parameters (JSON string)}; entries without a name are not definitions."""
+    return to_tool_definition(entry) if isinstance(entry, dict) and isinstance(entry.get("name"), str) else None
 
 
 def _unwrap_input(value: Any) -> Any:

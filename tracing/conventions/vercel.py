@@ -55,8 +55,10 @@ def map_span(span: SpanRecord, attrs: Attrs, out: Sink) -> None:
     kind, wrapper = classify(operation_id or "")
     out.offer("kind", "ai.operationId", kind)
     out.offer("operation", "ai.operationId", operation_id.rsplit(".", 1)[-1] if operation_id else None)
-    function_id = attrs.take_str("ai.telemetry.functionId")
-    out.offer("name", "ai.telemetry.functionId", f"{function_id}:{operation_id}" if function_id and operation_id else None)
+    function_id = attrs.peek("ai.telemetry.functionId", as_str)
+    if function_id and operation_id:
+        attrs.consume("ai.telemetry.functionId")
+        out.offer("name", "ai.telemetry.functionId", f"{function_id}:{operation_id}")
 
     model = attrs.take_str("ai.model.id")
     out.offer("model", "ai.model.id", model)
@@ -126,8 +128,10 @@ def _provider_cache(meta: dict) -> tuple[int | None, int | None]:
         return as_int(value)
 
     read = _first(dig("openai", "cachedPromptTokens"), dig("anthropic", "cacheReadInputTokens"),
-                  dig("anthropic", "usage", "cache_read_input_tokens"), dig("bedrock", "usage", "cacheReadInputTokens"))
-    write = _first(dig("anthropic", "cacheCreationInputTokens"), dig("anthropic", "usage", "cache_creation_input_tokens"),
+                  dig("anthropic", "usage", "cache_read_input_tokens"),
+                  dig("bedrock", "usage", "cacheReadInputTokens"))
+    write = _first(dig("anthropic", "cacheCreationInputTokens"),
+                   dig("anthropic", "usage", "cache_creation_input_tokens"),
                    dig("bedrock", "usage", "cacheWriteInputTokens"))
     return read, write
 
@@ -184,8 +188,10 @@ def _tool_call(attrs: Attrs, out: Sink) -> None:
 
 
 def _embeddings(attrs: Attrs, out: Sink) -> None:
-    for key, field, source in (("ai.value", "input", "ai.values"), ("ai.values", "input", "ai.values"),
-                               ("ai.embedding", "output", "ai.embeddings"), ("ai.embeddings", "output", "ai.embeddings")):
+    for key, field, source in (("ai.value", "input", "ai.values"),
+                               ("ai.values", "input", "ai.values"),
+                               ("ai.embedding", "output", "ai.embeddings"),
+                               ("ai.embeddings", "output", "ai.embeddings")):
         value = attrs.take_json(key)
         if isinstance(value, list) and key.endswith("s"):  # arrays of JSON strings
             value = [parse_json(v) for v in value]
