@@ -27,3 +27,37 @@ def access_project(request, slug, role=Membership.VIEWER) -> Project:
 
 def access_run(project, trace_id) -> Run:
     return get_object_or_404(Run, project=project, trace_id=trace_id.lower())
+
+
+def api_project(request, scope="read") -> Project:
+    """The project a JSON API request may read: from an API key with the `read` scope, or a
+    logged-in session with `?project=<slug>` (or the user's only project). Raises ApiDenied."""
+    from ingest.auth import authenticate, key_from_headers
+
+    raw = key_from_headers(request.headers.get("Authorization", ""), request.headers.get("x-api-key", ""))
+    if raw:
+        key, status = authenticate(raw, scope)
+        if status == 401:
+            raise ApiDenied(401, "missing or invalid API key")
+        if status == 403:
+            raise ApiDenied(403, f"this API key lacks the '{scope}' scope")
+        return key.project
+    if not request.user.is_authenticated:
+        raise ApiDenied(401, "send Authorization: Bearer <API key> or log in")
+    projects = projects_for(request.user)
+    slug = request.GET.get("project")
+    if slug:
+        project = projects.filter(slug=slug).first()
+    else:
+        project = projects.first() if projects.count() == 1 else None
+        if project is None:
+            raise ApiDenied(400, "several projects: pass ?project=<slug>")
+    if project is None:
+        raise ApiDenied(404, "no such project")
+    return project
+
+
+class ApiDenied(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status, self.message = status, message

@@ -1,8 +1,12 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from dashboards.access import access_project, access_run, projects_for
-from tracing import runs as run_queries
+from dashboards.access import access_project, projects_for
+from ingest import health, indexing
+from ingest.models import IngestBatch
+from tracing.models import Membership
 
 
 @login_required
@@ -14,15 +18,17 @@ def home(request):
 
 
 @login_required
-def runs_list(request, slug):
+def ingest_health(request, slug):
     project = access_project(request, slug)
-    ctx = {"project": project, "runs": run_queries.recent_runs(project)[:100]}
-    return render(request, "dashboards/runs.html", ctx)
+    ctx = {"project": project, **health.summary(project)}
+    return render(request, "dashboards/ingest_health.html", ctx)
 
 
 @login_required
-def run_detail(request, slug, trace_id):
-    project = access_project(request, slug)
-    run = access_run(project, trace_id)
-    ctx = {"project": project, "run": run, "steps": run_queries.step_tree(run)}
-    return render(request, "dashboards/run.html", ctx)
+@require_POST
+def redrive_batch(request, slug, batch_id):
+    project = access_project(request, slug, Membership.ADMIN)
+    batch = get_object_or_404(IngestBatch, project=project, id=batch_id)
+    indexing.redrive(batch.id)
+    messages.info(request, f"Batch {batch.id} queued for indexing again.")
+    return redirect("ingest-health", slug=project.slug)
