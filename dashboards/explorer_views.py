@@ -1,20 +1,98 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""The run explorer: runs list (live), run detail with its step tree and step pane, sessions."""
+import json
 
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+
+from dashboards import charts, step_display
 from dashboards.access import access_project, access_run
+from dashboards.forms import RunFilterForm
 from tracing import runs as run_queries
+from tracing.models import Step
+
+PAGE_SIZE = 50
 
 
 @login_required
 def runs_list(request, slug):
     project = access_project(request, slug)
-    ctx = {"project": project, "runs": run_queries.recent_runs(project)[:100]}
+    form = RunFilterForm(request.GET)
+    rows, next_cursor, bad_cursor = [], None, False
+    if form.is_valid():
+        runs = run_queries.filter_runs(project, form.filters())
+        try:
+            rows, next_cursor = run_queries.page(runs, form.sort_value, form.cleaned_data["cursor"], PAGE_SIZE)
+        except run_queries.BadCursor:
+            bad_cursor = True
+    ctx = {"project": project, "form": form, "runs": rows, "next_cursor": next_cursor, "bad_cursor": bad_cursor,
+           "sort": form.sort_value, "live": not request.GET.get("cursor")}
+    if request.htmx:  # the live refresh: the same row partial, first page only
+        return render(request, "dashboards/runs_rows.html", ctx)
+    ctx["facets"] = run_queries.facets(project)
+    ctx["sort_links"] = _sort_links(ctx["sort"])
     return render(request, "dashboards/runs.html", ctx)
+
+
+def _sort_links(current):
+    """Per sortable column: the sort a click on its header asks for (descending first) and its arrow."""
+    arrows = {current.lstrip("-"): "▼" if current.startswith("-") else "▲"}
+    return {key: {"next": key if current == f"-{key}" else f"-{key}", "arrow": arrows.get(key, "")}
+            for key in run_queries.SORTS}
 
 
 @login_required
 def run_detail(request, slug, trace_id):
     project = access_project(request, slug)
     run = access_run(project, trace_id)
-    ctx = {"project": project, "run": run, "steps": run_queries.step_tree(run)}
+    steps = run_queries.step_tree(run, fields=run_queries.TREE_FIELDS)
+    ctx = {
+        "project": project, "run": run, "steps": steps, "timeline": run_queries.timeline(steps),
+        "cost": run_queries.cost_summary(steps),
+        "charts": {"context": charts.context_size(steps), "cost": charts.cumulative_cost(steps)},
+    }
     return render(request, "dashboards/run.html", ctx)
+
+
+def _step(project, trace_id, span_id):
+    run = access_run(project, trace_id)
+    return run, get_object_or_404(Step, project=project, trace_id=run.trace_id, span_id=span_id.lower())
+
+
+@login_required
+def run_step(request, slug, trace_id, span_id):
+    """The step pane, loaded on demand (htmx) so a 2,000-step run page stays light."""
+    project = access_project(request, slug)
+    run, step = _step(project, trace_id, span_id)
+    ran_by = run_queries.requested_tool_steps(step) if step.kind == "llm" else {}
+    ctx = {"project": project, "run": run, "step": step, "pane": step_display.pane(step, ran_by)}
+    return render(request, "dashboards/_step_pane.html", ctx)
+
+
+@login_required
+def step_value(request, slug, trace_id, span_id):
+    """A clipped value in full ("show all"), or a whole conversation (`?messages=1`)."""
+    project = access_project(request, slug)
+    run, step = _step(project, trace_id, span_id)
+    try:
+        path = json.loads(request.GET.get("path", ""))
+        value = step_display.resolve(step, path)
+    except (ValueError, KeyError):
+        raise Http404("No such value.")
+    ctx = {"project": project, "run": run, "step": step}
+    if request.GET.get("messages") and path in (["input"], ["output"]):
+        ctx["conv"] = step_display.conversation(value, path[0], everything=True)
+        return render(request, "dashboards/_step_messages.html", ctx)
+    ctx["clip"] = step_display.clip(value, path, limit=10**9)
+    return render(request, "dashboards/_step_value.html", ctx)
+
+
+@login_required
+def session_detail(request, slug):
+    project = access_project(request, slug)
+    session_id = request.GET.get("id", "")
+    runs, totals = run_queries.session_runs(project, session_id) if session_id else ([], {})
+    if not runs:
+        raise Http404("No such session.")
+    ctx = {"project": project, "session_id": session_id, "runs": runs, "totals": totals}
+    return render(request, "dashboards/session.html", ctx)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from ingest import intake, otlp
+from ingest import intake, otlp, ratelimit
 from ingest.auth import authenticate
 from tracing.models import ApiKey
 
@@ -40,6 +40,9 @@ def export(body: bytes, context) -> bytes:
         key, status = authenticate(_key_from_metadata(context.invocation_metadata()), ApiKey.INGEST)
         if status != 200:
             context.abort(_CODES[status], "missing or invalid API key" if status == 401 else "key may not ingest")
+        if not ratelimit.allow(key.id):
+            context.set_trailing_metadata((("retry-after", "1"),))
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "this API key is over its ingest rate; retry later")
         outcome = intake.accept(key.project, body, encoding=otlp.PROTOBUF, source="grpc")
         if outcome.status != 200:
             if outcome.retry_after:

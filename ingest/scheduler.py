@@ -23,11 +23,15 @@ def start_if_enabled(interval: float = 60.0) -> None:
     def loop():
         from django.db import close_old_connections
 
+        from django.utils import timezone
+
         from ingest.indexing import sweep
+        from tracing.retention import purge_expired
 
         while not stop.wait(interval):
             try:
                 sweep()
+                purge_expired(timezone.now())
             except Exception:
                 log.exception("in-process sweep failed")
             finally:

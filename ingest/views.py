@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.views.decorators.csrf import csrf_exempt
 
-from ingest import intake, responses
+from ingest import intake, ratelimit, responses
 from ingest.auth import authenticate, key_from_headers
 from tracing.models import ApiKey
 
@@ -34,6 +34,8 @@ def _export(request, encoding):
         return responses.failure(401, "missing or invalid API key (send Authorization: Bearer <key>)", encoding)
     if status == 403:
         return responses.failure(403, "this API key may not ingest spans (scope 'ingest' needed)", encoding)
+    if not ratelimit.allow(key.id):
+        return responses.failure(429, "this API key is over its ingest rate; retry later", encoding, retry_after=1)
     if encoding is None:
         return responses.failure(
             415, f"unsupported Content-Type {request.content_type!r}; use application/x-protobuf or application/json",

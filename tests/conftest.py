@@ -36,6 +36,12 @@ def on_postgres():
 # --- personas and factories ---------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _no_ingest_rate_limit(settings):
+    """Tests post far faster than any agent; the rate-limit test turns the limit back on."""
+    settings.SAGATRACE_INGEST_RATE_PER_KEY = 0
+
+
 @pytest.fixture
 def project(db):
     from tracing.models import Project

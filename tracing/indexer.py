@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 
-from tracing import pricing
+from tracing import pricing, search
 from tracing.conventions import normalize
 from tracing.models import Run, Step
 from tracing.redaction import redactor_for
@@ -142,7 +142,9 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
             continue
         data = normalize(span)
         redact(data, span)
-        rows.append(build_step(project_id, span, data))
+        step = build_step(project_id, span, data)
+        step.search_text = search.document(step)  # explorer full-text search (tracing/search.py), after redaction
+        rows.append(step)
     if rows:
         Step.objects.bulk_create(
             rows,
@@ -258,6 +260,9 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
         unique_fields=["project", "trace_id"],
         update_fields=[f.name for f in Run._meta.concrete_fields if f.name not in ("id", "project", "trace_id")],
     )
+    # Spend: rebuild these runs' pre-aggregated SpendBuckets from the same Steps, in the same transaction.
+    from tracing.spend import recompute_buckets
+    recompute_buckets(project_id, trace_ids)
 
 
 def mark_incomplete_runs(now: datetime) -> int:

@@ -14,6 +14,9 @@ class Project(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     retention_days = models.PositiveIntegerField(default=30)
+    # Built-in redaction rules switched off for this project (all are on by default).
+    redaction_disabled = models.JSONField(default=list, blank=True)
+    redaction_version = models.PositiveIntegerField(default=0)  # bumped on any rule change: caches reload
 
     def __str__(self):
         return self.name
@@ -178,6 +181,9 @@ class Step(models.Model):
 
     attributes = models.JSONField(default=dict, blank=True)  # attributes no mapper consumed
     raw = models.JSONField(default=dict, blank=True)  # the span as received: attributes, events, resource, scope
+    # Words of the step's content for full-text search (tracing/search.py): GIN-indexed on PostgreSQL,
+    # FTS5 (external content, kept by triggers) on SQLite.
+    search_text = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [
@@ -192,3 +198,35 @@ class Step(models.Model):
     @property
     def status(self):
         return "error" if self.is_error else "ok"
+
+
+class AuditEvent(models.Model):
+    """Security-relevant actions: logins, keys, roles, exports, imports, retention and redaction changes."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True)  # username, or "key st_abc…" for API keys
+    action = models.CharField(max_length=60)
+    target = models.CharField(max_length=300, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-at"], name="audit_project"),
+                   models.Index(fields=["action", "target", "-at"], name="audit_action")]
+
+
+class RedactionRule(models.Model):
+    """A project's own secret pattern, applied at index time beside the built-in rules."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="redaction_rules")
+    name = models.SlugField(max_length=60)
+    pattern = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="redaction_rule_unique")]
+
+
+from tracing.spend_models import SpendBucket  # noqa: E402,F401  (spend buckets: their own module, see tracing/spend.py)

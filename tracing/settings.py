@@ -4,6 +4,7 @@ Nothing set → the embedded default: SQLite under SAGATRACE_DATA_DIR and Celery
 tasks run in-process after commit. Set DATABASE_URL and CELERY_BROKER_URL for
 PostgreSQL + Redis + separate workers.
 """
+import importlib.util
 import os
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
@@ -143,7 +144,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
-STATICFILES_DIRS = [BASE_DIR / "dashboards" / "assets"]
+STATICFILES_DIRS = [
+    BASE_DIR / "dashboards" / "assets",
+    # plotly.js from the installed plotly package: no CDN (the CSP allows scripts from 'self' only).
+    ("plotly", Path(importlib.util.find_spec("plotly").submodule_search_locations[0]) / "package_data"),
+]
 WHITENOISE_USE_FINDERS = True
 
 # Security headers; cookies are Secure when served over HTTPS (set SAGATRACE_HTTPS=1).
@@ -201,3 +206,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS.update({"socket_connect_timeout": SAGATRACE_ENQU
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = SAGATRACE_ENQUEUE_TIMEOUT
 # A claimed batch whose worker died is re-driven after this lease.
 SAGATRACE_CLAIM_LEASE_SECONDS = env_int("SAGATRACE_CLAIM_LEASE_SECONDS", 300)
+
+# Cache: Redis when one is configured (shared by every web process, e.g. for per-key rate
+# limits), in-process memory on the embedded default.
+SAGATRACE_CACHE_URL = env("SAGATRACE_CACHE_URL") or (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": SAGATRACE_CACHE_URL,
+        "KEY_PREFIX": "sagatrace",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+    if SAGATRACE_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# Per-API-key ingest rate (requests per second); 0 disables. Over it: 429 with Retry-After.
+SAGATRACE_INGEST_RATE_PER_KEY = env_int("SAGATRACE_INGEST_RATE_PER_KEY", 200)
+# Failed logins per username within the window before logins are refused for a while.
+SAGATRACE_LOGIN_MAX_FAILURES = env_int("SAGATRACE_LOGIN_MAX_FAILURES", 5)
+SAGATRACE_LOGIN_WINDOW_SECONDS = env_int("SAGATRACE_LOGIN_WINDOW_SECONDS", 900)
+# Raw request bodies are kept only this long once indexed (Steps and Runs follow project retention).
+SAGATRACE_RAW_RETENTION_HOURS = env_int("SAGATRACE_RAW_RETENTION_HOURS", 72)
+CELERY_BEAT_SCHEDULE["purge-expired"] = {"task": "ingest.tasks.purge_expired", "schedule": 600.0}

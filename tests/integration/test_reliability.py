@@ -243,3 +243,27 @@ def test_database_unreachable_gives_503_with_retry_after(api_key, tmp_path):
         web.wait(10)
         proxy.cut()
         proxy.listener.close()
+
+
+def test_gunicorn_web_process_queues_to_the_configured_broker(api_key, services, tmp_path):
+    """Production shape: gunicorn (which never imports the Celery app module itself) + a worker."""
+    redis, worker = services
+    worker()
+    db = connection.settings_dict
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{db['PORT'] or 5432}/{db['NAME']}",
+           "CELERY_BROKER_URL": redis.url, "SAGATRACE_DATA_DIR": str(tmp_path)}
+    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "tracing.wsgi", "--bind", f"127.0.0.1:{port}",
+                            "--workers", "1"], cwd=ROOT, env=env,
+                           stdout=open(tmp_path / "web2.log", "wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _can_connect(port), 30, "gunicorn")
+        trace_id, spans = agent_trace()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/traces", data=request(spans), method="POST",
+                                     headers={"Content-Type": PB, "Authorization": f"Bearer {api_key}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200
+        wait_until(lambda: Run.objects.filter(trace_id=trace_id, steps=3).exists(), 30, "the worker to index")
+    finally:
+        web.terminate()
+        web.wait(10)

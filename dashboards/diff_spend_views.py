@@ -1,0 +1,82 @@
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboards import charts_spend, spend_tables
+from dashboards.access import access_project
+from dashboards.diff_spend_forms import RANGE_CHOICES, DiffForm, SpendForm, form_errors, picked_pair
+from tracing import pricing, run_diff, spend_report
+from tracing.runs import recent_runs
+from tracing.spend import ANSWER
+
+RECENT_FOR_PICKER = 50
+FILTER_LISTS = ("agent", "model", "provider", "tag")  # small vocabularies offered as suggestions
+
+
+@login_required
+def diff_page(request, slug):
+    project = access_project(request, slug)
+    a, b, chronological = picked_pair(request.GET)
+    ctx = {"project": project}
+    if a or b:
+        try:
+            run_a, run_b = run_diff.resolve_pair(project, a, b)
+        except run_diff.DiffError as exc:
+            ctx["error"] = str(exc)
+        else:
+            if chronological and run_a.started_at > run_b.started_at:
+                run_a, run_b = run_b, run_a
+            if (request.GET.get("a"), request.GET.get("b")) != (run_a.trace_id, run_b.trace_id):
+                query = urlencode({"a": run_a.trace_id, "b": run_b.trace_id})
+                return redirect(f"{reverse('diff', args=[project.slug])}?{query}")
+            result = run_diff.diff_runs(run_a, run_b)
+            first = result["first_divergence"]
+            ctx.update(result, run_a=run_a, run_b=run_b, blocks=run_diff.blocks(result["rows"], first),
+                       totals_rows=run_diff.totals_rows(result["totals"]),
+                       divergence=result["rows"][first] if first is not None else None,
+                       divergence_text=run_diff.divergence_summary(result["rows"][first]) if first is not None else "",
+                       counts={op: sum(r["op"] == op for r in result["rows"])
+                               for op in ("same", "changed", "added", "removed")})
+            return render(request, "dashboards/diff.html", ctx)
+    ctx["form"] = DiffForm(list(recent_runs(project)[:RECENT_FOR_PICKER]), a, b)
+    return render(request, "dashboards/diff_pick.html", ctx)
+
+
+@login_required
+def spend_page(request, slug):
+    project = access_project(request, slug)
+    form = SpendForm(request.GET)
+    error = "" if form.is_valid() else form_errors(form)
+    if error:
+        form = SpendForm({})
+        form.is_valid()
+    now = timezone.now()
+    f, opts = form.filters(now), form.cleaned_data
+    if request.GET.get("format") == "csv":
+        name = request.GET.get("table", "breakdown")
+        name = name if name in spend_tables.TABLES else "breakdown"
+        header, rows = spend_tables.build(name, project, f, opts, now)
+        return spend_tables.csv_response(f"spend-{project.slug}-{name}.csv", header, rows)
+    series = spend_report.over_time(project, f, opts["stack"], now)
+    rows = spend_report.breakdown(project, f, opts["group_by"])
+    dist = spend_report.cost_per_run(project, f)
+    ctx = {
+        "project": project, "form": form, "error": error, "filters": f, "opts": opts,
+        "totals": spend_report.totals(project, f), "series": series, "rows": rows, "dist": dist,
+        "over_time_table": spend_tables.display(spend_tables.over_time_table(series), opts["stack"]),
+        "breakdown_table": spend_tables.display(spend_tables.breakdown_table(rows, opts["group_by"]), opts["group_by"]),
+        "dist_table": spend_tables.display(spend_tables.cost_per_run_table(dist)),
+        "top_runs": spend_report.top_runs(project, f), "top_steps": spend_report.top_steps(project, f),
+        "charts": {"over_time": charts_spend.over_time(series, opts["stack"]),
+                   "breakdown": charts_spend.breakdown(rows, opts["group_by"]),
+                   "cost_per_run": charts_spend.cost_per_run(dist["bins"])},
+        "suggestions": spend_report.filter_values(project, f, FILTER_LISTS), "filter_lists": FILTER_LISTS,
+        "range_choices": RANGE_CHOICES,
+        "stacks": spend_report.STACKS, "groups": spend_report.GROUPS, "empty_key": spend_tables.EMPTY_KEY,
+        "price_version": pricing.price_version(), "answer_key": ANSWER,
+        "query": {k: v for k, v in request.GET.items() if k not in ("format", "table")},
+    }
+    return render(request, "dashboards/spend.html", ctx)

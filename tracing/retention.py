@@ -1,0 +1,54 @@
+"""Deleting what has outlived its retention, in bounded chunks so no statement holds long locks."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+
+from tracing.models import Project, Run
+
+
+def _trace_keyed_models():
+    """Every model keyed by (project, trace_id) besides Run: Steps and any per-run aggregate table."""
+    return [m for m in apps.get_app_config("tracing").get_models()
+            if m is not Run and {"project", "trace_id"} <= {f.name for f in m._meta.fields}]
+
+
+def purge_project(project: Project, now: datetime, chunk: int = 500) -> int:
+    """Delete runs started before the project's retention cutoff, with their steps. Returns runs deleted."""
+    cutoff = now - timedelta(days=project.retention_days)
+    deleted = 0
+    while True:
+        batch = list(Run.objects.filter(project=project, started_at__lt=cutoff).values_list("id", "trace_id")[:chunk])
+        if not batch:
+            return deleted
+        trace_ids = [t for _, t in batch]
+        for model in _trace_keyed_models():
+            model.objects.filter(project=project, trace_id__in=trace_ids).delete()
+        Run.objects.filter(id__in=[i for i, _ in batch]).delete()
+        deleted += len(batch)
+
+
+def purge_raw_batches(now: datetime, chunk: int = 500) -> int:
+    """Raw bodies are evidence only until indexed: keep them a short while, then drop them.
+    Pending and failed batches are never dropped here (they still hold unindexed data)."""
+    from ingest.models import IngestBatch
+
+    cutoff = now - timedelta(hours=settings.SAGATRACE_RAW_RETENTION_HOURS)
+    deleted = 0
+    while True:
+        ids = list(IngestBatch.objects.filter(status=IngestBatch.INDEXED, received_at__lt=cutoff)
+                   .values_list("id", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        IngestBatch.objects.filter(id__in=ids).delete()
+        deleted += len(ids)
+
+
+def purge_expired(now: datetime) -> dict:
+    runs = sum(purge_project(p, now) for p in Project.objects.all())
+    return {"runs": runs, "raw_batches": purge_raw_batches(now)}
+
+
+

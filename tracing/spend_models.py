@@ -1,0 +1,54 @@
+"""Pre-aggregated spend: what each run contributed per hour to each dimension's key.
+
+Rows are rebuilt from a run's Steps every time the run is indexed (tracing.spend), so a
+replay gives the same rows. Money is stored in integer units of 10^-10 USD, the
+precision of Step.cost_usd: integer SUMs are exact on SQLite too (its decimals are floats).
+"""
+from decimal import Decimal
+
+from django.db import models
+
+MONEY_UNIT = Decimal("1e-10")  # USD per stored unit
+
+# A row's dimension. `totals` has one key, "", and carries the run's whole contribution.
+DIMENSIONS = ("model", "provider", "agent", "tool", "user", "session", "tag")
+TOTALS = "totals"
+
+
+class SpendBucket(models.Model):
+    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    hour = models.DateTimeField()  # UTC hour the contributing steps started in
+    dimension = models.CharField(max_length=10)
+    key = models.CharField(max_length=200, blank=True)  # "" = none reported (no model, no user, untagged...)
+
+    cost_units = models.BigIntegerField(default=0)  # priced cost only; unpriced calls are counted apart
+    llm_calls = models.PositiveIntegerField(default=0)  # for a tool: LLM calls that requested it
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    unpriced_tokens = models.BigIntegerField(default=0)  # input + output tokens of unpriced calls
+    tool_calls = models.PositiveIntegerField(default=0)  # tool spans executed
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cache_savings_units = models.BigIntegerField(default=0)
+    # Reasoning share of output spend = reasoning / output, over calls with a computed breakdown.
+    output_cost_units = models.BigIntegerField(default=0)
+    reasoning_cost_units = models.BigIntegerField(default=0)
+    runs = models.PositiveIntegerField(default=0)  # 1 on the run's earliest row for this key, else 0
+    # On that same earliest totals row: the run's most expensive step, for "top steps" without scanning Steps.
+    top_span_id = models.CharField(max_length=16, blank=True)
+    top_step_units = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "trace_id", "hour", "dimension", "key"], name="spend_unique")
+        ]
+        indexes = [
+            models.Index(fields=["project", "dimension", "hour"], name="spend_dim_hour"),
+            models.Index(fields=["project", "dimension", "key", "hour"], name="spend_dim_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.trace_id} {self.hour:%Y-%m-%d %H}h {self.dimension}={self.key}"
