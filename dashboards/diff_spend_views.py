@@ -36,7 +36,7 @@ def diff_page(request, slug):
             first = result["first_divergence"]
             ctx.update(result, run_a=run_a, run_b=run_b, blocks=run_diff.blocks(result["rows"], first),
                        totals_rows=run_diff.totals_rows(result["totals"]),
-                       divergence=result["rows"][first] if first is not None else None,
+                       divergence=run_diff.display_row(result["rows"][first], first, first) if first is not None else None,
                        divergence_text=run_diff.divergence_summary(result["rows"][first]) if first is not None else "",
                        counts={op: sum(r["op"] == op for r in result["rows"])
                                for op in ("same", "changed", "added", "removed")})

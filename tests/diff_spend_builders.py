@@ -1,10 +1,16 @@
 """OTLP traces for the diff and spend tests: an agent whose first LLM call requests tools,
 the tool spans, then a final answer. Plain functions over tests.otlp_builders."""
 import json
+import time
 
-from tests.otlp_builders import new_span_id, new_trace_id, request, span
+from tests.otlp_builders import T0, new_span_id, new_trace_id, request, span
 
 PB = "application/x-protobuf"
+
+
+def minutes_ago(minutes):
+    """A start_ms for span() that lands `minutes` before now (span() counts from the fixed T0)."""
+    return (time.time_ns() - T0) // 1_000_000 - int(minutes * 60_000)
 
 
 def tool_call_reply(tools):

@@ -94,7 +94,7 @@ def _view(step, start: int, span: int) -> StepView:
         left_pct=f"{(step.start_ns - start) / span * 100:.2f}",
         width_pct=f"{max((step.end_ns - step.start_ns) / span * 100, 0.4):.2f}",
         tools_offered=_tool_names(step.tool_definitions),
-        breakdown=[(k, v) for k, v in (step.cost_breakdown or {}).items()],
+        breakdown=[(k.replace("_", " "), v) for k, v in (step.cost_breakdown or {}).items()],
         exceptions=[_exception(e.get("attributes") or {}) for e in (step.raw or {}).get("events", [])
                     if e.get("name") == "exception"],
     )
@@ -191,4 +191,4 @@ def _cost_parts(steps) -> list[tuple[str, Decimal]]:
                 totals[part] = totals.get(part, Decimal(0)) + Decimal(str(amount))
             except InvalidOperation:
                 continue
-    return sorted(totals.items(), key=lambda kv: -kv[1])
+    return sorted(((part.replace("_", " "), amount) for part, amount in totals.items()), key=lambda kv: -kv[1])

@@ -85,34 +85,47 @@ def diff_runs(run_a: Run, run_b: Run) -> dict[str, Any]:
     }
 
 
+def display_row(row: dict[str, Any], index: int, first: int | None) -> dict[str, Any]:
+    """A row for the page: its position, and its changes split into what the step did and what it cost."""
+    return {**row, "index": index, "first": index == first,
+            "behaviour_changes": [c for c in row["changes"] if c["field"] in diff.BEHAVIOUR_FIELDS],
+            "metric_changes": [c for c in row["changes"] if c["field"] not in diff.BEHAVIOUR_FIELDS]}
+
+
 def blocks(rows: list[dict[str, Any]], first: int | None) -> list[dict[str, Any]]:
-    """Rows grouped for display: stretches of identical rows at least COLLAPSE_AT long fold up.
-    Each row gets its `index` (its position in the alignment) for anchors."""
+    """Rows grouped for display: stretches of identical rows at least COLLAPSE_AT long fold up."""
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
-        row = {**row, "index": i, "first": i == first}
         fold = row["op"] == "same"
         if out and out[-1]["same"] == fold:
-            out[-1]["rows"].append(row)
+            out[-1]["rows"].append(display_row(row, i, first))
         else:
-            out.append({"same": fold, "rows": [row]})
+            out.append({"same": fold, "rows": [display_row(row, i, first)]})
     for block in out:
         block["collapsed"] = block["same"] and len(block["rows"]) >= COLLAPSE_AT
     return out
+
+
+KIND_WORDS = {"llm": "LLM call", "tool": "tool call", "agent": "agent", "retrieval": "retrieval",
+              "embedding": "embedding call", "other": "step"}
 
 
 def divergence_summary(row: dict[str, Any]) -> str:
     """One sentence for the first divergence."""
     def who(step):
         detail = step.get("tool_name") if step["kind"] == "tool" else step.get("model")
-        return f"{step['kind']} step “{step['name']}”" + (f" ({detail})" if detail and detail not in step["name"] else "")
+        extra = f" ({detail})" if detail and detail not in step["name"] else ""
+        return f"{KIND_WORDS.get(step['kind'], 'step')} “{step['name'][:80]}”{extra}"
 
     if row["op"] == "added":
-        return f"B ran an extra {who(row['b'])} that A did not."
+        return f"B made an extra {who(row['b'])} that A did not."
     if row["op"] == "removed":
-        return f"A ran {who(row['a'])}, which B did not."
-    fields = ", ".join(c["field"].replace("_", " ") for c in row["changes"] if c["field"] in diff.BEHAVIOUR_FIELDS)
-    return f"Both ran {who(row['a'])}, but its {fields} differ."
+        return f"A made a {who(row['a'])} that B did not."
+    fields = [c["field"].replace("_", " ") for c in row["changes"] if c["field"] in diff.BEHAVIOUR_FIELDS]
+    listed = fields[0] if len(fields) == 1 else ", ".join(fields[:-1]) + " and " + fields[-1]
+    if row["a"]["kind"] == row["b"]["kind"] and row["a"]["name"] == row["b"]["name"]:
+        return f"Both made the {who(row['a'])}, but its {listed} differ{'s' if len(fields) == 1 else ''}."
+    return f"A made the {who(row['a'])} where B made the {who(row['b'])}: {listed} differ{'s' if len(fields) == 1 else ''}."
 
 
 TOTALS_SHOWN = (

@@ -39,7 +39,8 @@ def database_from_url(url, data_dir):
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": data_dir / "sagatrace.sqlite3",
             "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20},
-            "TEST": {"NAME": data_dir / "test-sagatrace.sqlite3"},
+            # A file (live-server threads share it), one per test process so parallel runs never collide.
+            "TEST": {"NAME": data_dir / f"test-sagatrace-{os.getpid()}.sqlite3"},
         }
     parts = urlparse(url)
     if parts.scheme == "sqlite":

@@ -141,7 +141,7 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[tupl
     """{(hour, dimension, key): amounts} for one run. `run` carries agent, user_id, session_id, tags."""
     agents = _agents(steps, run.get("agent") or "")
     tags = [str(t)[:200] for t in run.get("tags") or []] or [""]
-    out: dict[tuple, dict[str, Any]] = defaultdict(lambda: dict.fromkeys((*SPLIT, *COUNTS), 0))
+    out: dict[tuple, dict[str, Any]] = defaultdict(lambda: dict.fromkeys((*SPLIT, *COUNTS, "runs"), 0))
     top: tuple[int, int, str] | None = None  # (units, -start, span_id) of the costliest step
 
     def add(hour, dim, key, amounts):

@@ -7,7 +7,6 @@ step started, so ranges are whole UTC hours.
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -121,7 +120,9 @@ def breakdown(project, f: SpendFilters, group_by: str) -> list[dict[str, Any]]:
 
 
 def totals(project, f: SpendFilters) -> dict[str, Any]:
-    row = _row("", buckets(project, f, TOTALS).aggregate(**_sums()))
+    sums = buckets(project, f, TOTALS).aggregate(**_sums())
+    row = _row("", sums)
+    row["empty"] = not any(sums.values())
     out, rsn = row["output_cost_usd"], row["reasoning_cost_usd"]
     row["reasoning_share"] = (rsn / out) if out else None  # of output spend, over calls with a breakdown
     return row
@@ -211,17 +212,23 @@ def cost_per_run(project, f: SpendFilters) -> dict[str, Any]:
 
 
 def _bins(known: list[Decimal]) -> list[dict[str, Any]]:
-    """Equal-width bins from 0 to the largest run cost: [{low, high, runs}]."""
+    """Bins of a round width (1, 2 or 5 × 10^k) from 0 past the largest run cost: [{low, high, runs}]."""
     if not known:
         return []
-    top = known[-1] if known[-1] > 0 else Decimal(1)
-    width = top / BINS
-    edges = [width * i for i in range(1, BINS)]
-    counts = [0] * BINS
+    width = _round_width(max(known[-1], Decimal("1e-6")) / BINS)
+    counts = [0] * (int(known[-1] // width) + 1)
     for c in known:
-        counts[bisect.bisect_right(edges, c) if c < top else BINS - 1] += 1
-    return [{"low": (width * i).quantize(Decimal("1e-10")), "high": (width * (i + 1)).quantize(Decimal("1e-10")),
-             "runs": n} for i, n in enumerate(counts)]
+        counts[int(max(c, Decimal(0)) // width)] += 1
+    return [{"low": width * i, "high": width * (i + 1), "runs": n} for i, n in enumerate(counts)]
+
+
+def _round_width(raw: Decimal) -> Decimal:
+    exponent = raw.adjusted()
+    for mantissa in (1, 2, 5, 10):
+        width = Decimal(mantissa).scaleb(exponent)
+        if width >= raw:
+            return width
+    return Decimal(10).scaleb(exponent)
 
 
 def top_runs(project, f: SpendFilters, n: int = 10) -> list[Run]:

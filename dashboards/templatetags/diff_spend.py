@@ -80,3 +80,20 @@ def metric(value, field):
 def metric_delta(value, field):
     return delta(Decimal(value) if field == "cost_usd" else value, "usd" if field == "cost_usd" else
                  "ms" if field == "duration_ms" else "int")
+
+
+FIELD_LABELS = {"tool_arguments": "arguments", "tool_result": "result", "tool_name": "tool", "input_tokens": "in",
+                "output_tokens": "out", "cache_read_tokens": "cached", "cache_write_tokens": "cache writes",
+                "reasoning_tokens": "reasoning", "cost_usd": "cost", "duration_ms": "duration"}
+
+
+@register.filter
+def field_label(field):
+    return FIELD_LABELS.get(field, field)
+
+
+@register.filter
+def inline(value, limit=240):
+    """A JSON value on one line, bounded: for lists of changes."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -38,7 +38,7 @@ def hostile_run(trace_id=None):
             "gen_ai.conversation.id": "conv-7", "user.id": "ana@example.com", "tag.tags": ["incident", "prod"],
             "gen_ai.input.messages": _messages({"role": "user", "parts": [{"type": "text", "content": "Lisbon?"}]}),
         }),
-        span(trace_id, plan, "plan", parent=root, start_ms=5, dur_ms=1900, attrs={
+        span(trace_id, plan, f"plan {XSS_NAME}", parent=root, start_ms=5, dur_ms=1900, attrs={
             "custom.unknown": {"nested": [1, 2.5, True, "ü"], "n": 2**62}, "custom.nan": float("nan"),
         }),
         span(trace_id, llm1, "chat claude-sonnet-4-5", parent=plan, start_ms=10, dur_ms=600, kind=3, attrs={
@@ -120,5 +120,5 @@ def test_the_hostile_run_indexes_as_the_export_tests_expect(project, django_capt
     assert steps["chat claude-sonnet-4-5"].kind == "llm"
     assert {s.service_name for s in steps.values()} == {"travel-bot", "flight-tools"}
     assert Step.objects.filter(trace_id=trace_id, kind="llm", reasoning=REASONING).count() == 1
-    assert steps["plan"].attributes["custom.unknown"]["n"] == 2**62
-    assert steps["plan"].raw["attributes"]["custom.bytes"] == {"__bytes_b64__": "AAFiaW5hcnk="}
+    assert steps[f"plan {XSS_NAME}"].attributes["custom.unknown"]["n"] == 2**62
+    assert steps[f"plan {XSS_NAME}"].raw["attributes"]["custom.bytes"] == {"__bytes_b64__": "AAFiaW5hcnk="}

@@ -49,7 +49,7 @@ def test_shows_header_totals_tree_details_costs_and_provenance(report):
     assert html.count("The user wants weather") == 1  # reasoning once, not again inside the output
     assert "calls get_weather · call_1" in html and "TP 571" in html  # tool call and tool result
     assert "TimeoutError" in html and "weather API timed out" in html and "Traceback (most recent call last)" in html
-    assert "claude-sonnet-4-5" in html and "cache_read" in html  # cost breakdown by model and part
+    assert "claude-sonnet-4-5" in html and "cache read" in html  # cost breakdown by model and part
     assert "Exported 2026-05-01 12:30:15 UTC by <b>alice</b>" in html
     assert digest == export.sha256(export.run_otlp_json(export.run_steps(run))) and digest in html
     assert "@media print" in html
