@@ -29,6 +29,7 @@ import http.client
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import threading
@@ -54,14 +55,14 @@ _SYLLABLES = ["ka", "to", "ri", "men", "sul", "par", "ex", "lo", "vi", "tan", "c
 
 class Text:
     """Pseudo-English from a fixed vocabulary (compresses like prose, unlike 'xxxx'); a slice of
-    a 4 MB corpus at a random offset, so building a cycle stays fast."""
+    a 1 MB corpus at a random offset, so building a cycle stays fast."""
 
     def __init__(self, rng: random.Random):
         self.rng = rng
         words = ["".join(rng.choice(_SYLLABLES) for _ in range(rng.choice((1, 1, 2, 2, 3, 4))))
                  for _ in range(3000)]
         out, size = [], 0
-        while size < 4_000_000:
+        while size < 1_000_000:
             sentence = " ".join(rng.choice(words) for _ in range(rng.randint(6, 18)))
             sentence = sentence.capitalize() + rng.choice((". ", ". ", "? ", ", and "))
             out.append(sentence)
@@ -243,17 +244,30 @@ def _template(chunk: list[SpanSpec], trace_ph, span_ph, encoding) -> Template:
     else:
         trace_key = {t: trace_ph[t] for t in traces}
         span_key = {s: span_ph[s] for s in span_ixs}
-    trace_at = [(off, t) for t, ph in trace_key.items() for off in _find_all(body, ph)]
-    span_at = [(off, s) for s, ph in span_key.items() for off in _find_all(body, ph)]
+    trace_at, span_at = _id_offsets(body, trace_key, span_key, encoding)
     return Template(body, len(chunk), trace_at, span_at, (chunk[0].trace, chunk[0].span))
 
 
-def _find_all(body: bytes, needle: bytes) -> list[int]:
-    out, i = [], body.find(needle)
-    while i >= 0:
-        out.append(i)
-        i = body.find(needle, i + 1)
-    return out
+def _id_offsets(body: bytes, trace_key: dict, span_key: dict, encoding: str):
+    """Where each placeholder id sits: after its protobuf field tag, or as a JSON hex string."""
+    traces = {v: k for k, v in trace_key.items()}
+    spans = {v: k for k, v in span_key.items()}
+    trace_at, span_at = [], []
+    if encoding == "json":
+        for m in re.finditer(rb'"(traceId|spanId|parentSpanId)":"([0-9a-f]+)"', body):
+            table, out = (traces, trace_at) if m.group(1) == b"traceId" else (spans, span_at)
+            out.append((m.start(2), table[m.group(2)]))
+        return trace_at, span_at
+    # Span fields 1 (trace_id, 16 bytes), 2 (span_id, 8) and 4 (parent_span_id, 8).
+    for tag, size, table, out in ((b"\x0a\x10", 16, traces, trace_at), (b"\x12\x08", 8, spans, span_at),
+                                  (b"\x22\x08", 8, spans, span_at)):
+        i = body.find(tag)
+        while i >= 0:
+            ix = table.get(body[i + 2:i + 2 + size])
+            if ix is not None:
+                out.append((i + 2, ix))
+            i = body.find(tag, i + 1)
+    return trace_at, span_at
 
 
 def _to_json(req: ExportTraceServiceRequest) -> bytes:

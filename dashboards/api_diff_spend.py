@@ -24,6 +24,7 @@ def api_diff(request, project):
     result = run_diff.diff_runs(run_a, run_b)
     first = result["first_divergence"]
     result["first_divergence_summary"] = run_diff.divergence_summary(result["rows"][first]) if first is not None else None
+    result["totals"]["cost_usd"] = {k: money(v) for k, v in result["totals"]["cost_usd"].items()}
     return _json(result)
 
 
@@ -42,7 +43,8 @@ def api_spend(request, project):
     form = SpendForm(request.GET)
     if not form.is_valid():
         return json_response({"error": form_errors(form)}, status=400)
-    f = form.filters(timezone.now())
+    now = timezone.now()
+    f = spend_report.within_retention(project, form.filters(now), now)
     group_by = form.cleaned_data["group_by"]
     rows = spend_report.breakdown(project, f, group_by)
     totals = spend_report.totals(project, f)

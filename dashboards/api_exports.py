@@ -1,8 +1,9 @@
 """JSON API: export one run (OTLP/JSON or the HTML report) and bulk-export a runs filter as a zip."""
+from django.views.decorators.http import require_GET
+
 from dashboards.api_common import api_view, json_response
-from dashboards.exports_views import FORMATS, bulk_export_response, run_export_response
+from dashboards.exports_views import FORMATS, bulk_export_response, run_export_response, selected_runs
 from ingest.auth import key_from_headers
-from tracing import export
 from tracing.models import ApiKey, Run
 
 
@@ -12,6 +13,7 @@ def _actor(request):
     return ApiKey.lookup(raw) if raw else request.user
 
 
+@require_GET
 @api_view
 def run_export(request, project, trace_id):
     fmt = request.GET.get("format", "otlp-json")
@@ -23,10 +25,10 @@ def run_export(request, project, trace_id):
     return run_export_response(request, project, run, fmt, _actor(request))
 
 
+@require_GET
 @api_view
 def bulk_export(request, project):
-    try:
-        filters = export.parse_filters(request.GET)
-    except export.FilterError as exc:
-        return json_response({"error": str(exc)}, status=400)
-    return bulk_export_response(request, project, filters, _actor(request))
+    runs, filters, error, form = selected_runs(request, project)
+    if error:
+        return json_response({"error": "invalid filter", "fields": form.errors.get_json_data()}, status=400)
+    return bulk_export_response(request, project, runs, filters, _actor(request))

@@ -44,7 +44,7 @@ def over_time(series: dict[str, Any], stack: str) -> dict[str, Any]:
         fig.add_bar(x=x, y=[float(v) for v in series["cost"][key]], name=label(key, stack),
                     marker_color=PALETTE[i % len(PALETTE)],
                     hovertemplate="%{x}<br>%{fullData.name}: $%{y:.4f}<extra></extra>")
-    tick = "%b %d" if series["unit"] == "day" else "%b %d %H:00"
+    tick = {"hour": "%b %d %H:00", "month": "%b %Y"}.get(series["unit"], "%b %d")
     return _layout(fig, barmode="stack", bargap=0.15, yaxis=dict(tickprefix="$", rangemode="tozero"),
                    xaxis=dict(type="date", tickformat=tick))
 
@@ -55,7 +55,7 @@ def breakdown(rows: list[dict[str, Any]], group_by: str) -> dict[str, Any]:
     if group_by == "day":
         fig.add_bar(x=[r["key"] for r in rows], y=[float(r["cost_usd"]) for r in rows], marker_color=PALETTE[0],
                     hovertemplate="%{x}: $%{y:.4f}<extra></extra>")
-        return _layout(fig, showlegend=False, yaxis=dict(tickprefix="$"), xaxis=dict(type="date", tickformat="%b %d"))
+        return _layout(fig, showlegend=False, yaxis=dict(tickprefix="$"), xaxis=dict(type="category"))
     top = rows[:MAX_BARS][::-1]  # plotly draws the first bar at the bottom
     fig.add_bar(orientation="h", y=[label(r["key"], group_by) for r in top], x=[float(r["cost_usd"]) for r in top],
                 marker_color=PALETTE[0], customdata=[r["unpriced_calls"] for r in top],

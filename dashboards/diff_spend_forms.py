@@ -31,12 +31,15 @@ class MomentField(forms.CharField):
         value = (super().clean(value) or "").strip()
         if not value:
             return None
-        moment = parse_datetime(value.replace(" ", "T").replace("Z", "+00:00"))
-        if moment is None:
-            day = parse_date(value)
-            if day is None:
-                raise forms.ValidationError("Use a date (2025-10-09) or an ISO datetime (2025-10-09T14:00Z).")
+        day = parse_date(value) if len(value) == 10 else None  # checked first: fromisoformat takes dates too
+        try:
+            moment = None if day else parse_datetime(value.replace(" ", "T").replace("Z", "+00:00"))
+        except ValueError:  # well formed but out of range, e.g. hour 25
+            moment = None
+        if day:
             moment = datetime.combine(day + timedelta(days=1 if self.end_of_day else 0), time(), dt_timezone.utc)
+        elif moment is None:
+            raise forms.ValidationError("Use a date (2025-10-09) or an ISO datetime (2025-10-09T14:00Z).")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt_timezone.utc)
         return moment.astimezone(dt_timezone.utc)

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboards import charts_spend, spend_tables
+from dashboards import charts_spend, diff_display, spend_tables
 from dashboards.access import access_project
 from dashboards.diff_spend_forms import RANGE_CHOICES, DiffForm, SpendForm, form_errors, picked_pair
 from tracing import pricing, run_diff, spend_report
@@ -14,6 +14,7 @@ from tracing.spend import ANSWER
 
 RECENT_FOR_PICKER = 50
 FILTER_LISTS = ("agent", "model", "provider", "tag")  # small vocabularies offered as suggestions
+TABLE_ROWS = 100  # rows of a breakdown shown on the page; the CSV and the API have every row
 
 
 @login_required
@@ -29,14 +30,14 @@ def diff_page(request, slug):
         else:
             if chronological and run_a.started_at > run_b.started_at:
                 run_a, run_b = run_b, run_a
-            if (request.GET.get("a"), request.GET.get("b")) != (run_a.trace_id, run_b.trace_id):
-                query = urlencode({"a": run_a.trace_id, "b": run_b.trace_id})
-                return redirect(f"{reverse('diff', args=[project.slug])}?{query}")
+            canonical = {"a": run_a.trace_id, "b": run_b.trace_id}
+            if request.GET.dict() != canonical:  # b=previous, a pasted id, a selection: a URL to share
+                return redirect(f"{reverse('diff', args=[project.slug])}?{urlencode(canonical)}")
             result = run_diff.diff_runs(run_a, run_b)
             first = result["first_divergence"]
-            ctx.update(result, run_a=run_a, run_b=run_b, blocks=run_diff.blocks(result["rows"], first),
+            ctx.update(result, run_a=run_a, run_b=run_b, blocks=diff_display.blocks(result["rows"], first),
                        totals_rows=run_diff.totals_rows(result["totals"]),
-                       divergence=run_diff.display_row(result["rows"][first], first, first) if first is not None else None,
+                       divergence=diff_display.row_view(result["rows"][first], first, first) if first is not None else None,
                        divergence_text=run_diff.divergence_summary(result["rows"][first]) if first is not None else "",
                        counts={op: sum(r["op"] == op for r in result["rows"])
                                for op in ("same", "changed", "added", "removed")})
@@ -54,7 +55,7 @@ def spend_page(request, slug):
         form = SpendForm({})
         form.is_valid()
     now = timezone.now()
-    f, opts = form.filters(now), form.cleaned_data
+    f, opts = spend_report.within_retention(project, form.filters(now), now), form.cleaned_data
     if request.GET.get("format") == "csv":
         name = request.GET.get("table", "breakdown")
         name = name if name in spend_tables.TABLES else "breakdown"
@@ -66,8 +67,10 @@ def spend_page(request, slug):
     ctx = {
         "project": project, "form": form, "error": error, "filters": f, "opts": opts,
         "totals": spend_report.totals(project, f), "series": series, "rows": rows, "dist": dist,
-        "over_time_table": spend_tables.display(spend_tables.over_time_table(series), opts["stack"]),
-        "breakdown_table": spend_tables.display(spend_tables.breakdown_table(rows, opts["group_by"]), opts["group_by"]),
+        "over_time_table": spend_tables.display(spend_tables.over_time_table(series), opts["stack"], money_from=3),
+        "breakdown_table": spend_tables.display(spend_tables.breakdown_table(rows[:TABLE_ROWS], opts["group_by"]),
+                                                opts["group_by"]),
+        "breakdown_count": len(rows), "table_rows": TABLE_ROWS,
         "dist_table": spend_tables.display(spend_tables.cost_per_run_table(dist)),
         "top_runs": spend_report.top_runs(project, f), "top_steps": spend_report.top_steps(project, f),
         "charts": {"over_time": charts_spend.over_time(series, opts["stack"]),

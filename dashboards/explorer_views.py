@@ -12,6 +12,7 @@ from tracing import runs as run_queries
 from tracing.models import Step
 
 PAGE_SIZE = 50
+TREE_CHUNK = 400  # step rows per response on the run page
 
 
 @login_required
@@ -45,13 +46,32 @@ def _sort_links(current):
 def run_detail(request, slug, trace_id):
     project = access_project(request, slug)
     run = access_run(project, trace_id)
-    steps = run_queries.step_tree(run, fields=run_queries.TREE_FIELDS)
+    steps = run_queries.tree_rows(run)
     ctx = {
-        "project": project, "run": run, "steps": steps, "timeline": run_queries.timeline(steps),
-        "cost": run_queries.cost_summary(steps),
+        "project": project, "run": run, "step_count": len(steps), "timeline": run_queries.timeline(steps),
+        "cost": run_queries.cost_summary(run),
         "charts": {"context": charts.context_size(steps), "cost": charts.cumulative_cost(steps)},
+        **_tree_chunk(steps, 0),
     }
     return render(request, "dashboards/run.html", ctx)
+
+
+def _tree_chunk(steps, start):
+    end = start + TREE_CHUNK
+    return {"rows": steps[start:end], "next_start": end if end < len(steps) else None}
+
+
+@login_required
+def run_tree(request, slug, trace_id):
+    """The next rows of a long step tree: the page fetches them one chunk after another (htmx), so a
+    2,000-step run is interactive after its first rows instead of after all of them."""
+    project = access_project(request, slug)
+    run = access_run(project, trace_id)
+    steps = run_queries.tree_rows(run)
+    run_queries.timeline(steps)
+    start = request.GET.get("start", "0")
+    ctx = {"project": project, "run": run, **_tree_chunk(steps, int(start) if start.isdigit() else 0)}
+    return render(request, "dashboards/run_tree_rows.html", ctx)
 
 
 def _step(project, trace_id, span_id):

@@ -11,15 +11,29 @@ from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpRespo
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET
 
 from dashboards.access import access_project, access_run
+from dashboards.forms import RunFilterForm
 from ingest.models import IngestBatch
 from tracing import audit, export, imports, report
 from tracing.models import ApiKey, Membership, Run
-from tracing.runs import step_tree
+from tracing.runs import filter_runs, step_tree
 
 FORMATS = ("otlp-json", "html")
 PREVIEW_RUNS = 25
+NOT_FILTERS = ("sort", "cursor", "limit")  # runs-list parameters that page, not select
+
+
+def selected_runs(request, project):
+    """(runs, filter as given, error, form): the runs-list filter in the query string selects exactly the
+    runs the runs page lists for the same parameters (the explorer's form and filter_runs)."""
+    form = RunFilterForm(request.GET)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+        return Run.objects.none(), {}, f"Invalid filter: {errors}", form
+    given = {k: request.GET[k] for k in form.fields if k not in NOT_FILTERS and request.GET.get(k)}
+    return filter_runs(project, form.filters()).order_by("-started_at", "-id"), given, "", form
 
 
 # --- responses shared with the API ------------------------------------------------------------
@@ -41,8 +55,7 @@ def run_export_response(request, project, run, fmt, actor) -> HttpResponse:
     return response
 
 
-def bulk_export_response(request, project, filters, actor) -> StreamingHttpResponse:
-    runs = export.filtered_runs(project, filters)
+def bulk_export_response(request, project, runs, filters, actor) -> StreamingHttpResponse:
     event = audit.record(actor, project, "runs_exported", target=urlencode(filters),
                          detail={"filter": filters, "runs": runs.count()}, ip=audit.client_ip(request))
     stream = export.export_zip(project, runs, filters, exported_by=event.actor_label, exported_at=event.at)
@@ -55,8 +68,9 @@ def bulk_export_response(request, project, filters, actor) -> StreamingHttpRespo
 
 
 @login_required
+@require_GET
 def run_export(request, slug, trace_id):
-    project = access_project(request, slug)
+    project = access_project(request, slug, Membership.MEMBER)  # evidence leaves the system: members+
     run = access_run(project, trace_id)
     fmt = request.GET.get("format", "otlp-json")
     if fmt not in FORMATS:
@@ -65,25 +79,21 @@ def run_export(request, slug, trace_id):
 
 
 @login_required
+@require_GET
 def bulk_export(request, slug):
-    project = access_project(request, slug)
-    try:
-        filters, error = export.parse_filters(request.GET), ""
-    except export.FilterError as exc:
-        filters, error = {}, str(exc)
+    project = access_project(request, slug, Membership.MEMBER)
+    runs, filters, error, form = selected_runs(request, project)
     if request.GET.get("download") == "zip" and not error:
-        return bulk_export_response(request, project, filters, request.user)
-    runs = export.filtered_runs(project, filters)
+        return bulk_export_response(request, project, runs, filters, request.user)
     ctx = {
         "project": project,
+        "form": form,
         "filters": filters,
-        "values": {k: request.GET.get(k, "") for k in export.FILTER_KEYS},
         "error": error,
         "count": runs.count(),
         "preview": runs[:PREVIEW_RUNS],
         "agents": Run.objects.filter(project=project).exclude(agent="").values_list("agent", flat=True)
         .order_by("agent").distinct()[:200],
-        "statuses": (Run.OK, Run.ERROR, Run.IN_PROGRESS, Run.INCOMPLETE),
     }
     return render(request, "dashboards/export.html", ctx, status=400 if error else 200)
 
@@ -106,6 +116,7 @@ def import_upload(request, slug):
 
 
 @login_required
+@require_GET
 def connect(request, slug):
     project = access_project(request, slug)
     base = request.build_absolute_uri("/").rstrip("/")
@@ -116,19 +127,31 @@ def connect(request, slug):
         "traces_url": f"{base}/v1/traces",
         "langfuse_url": f"{base}/api/public/otel/v1/traces",
         "keys": ApiKey.objects.filter(project=project, revoked_at__isnull=True).order_by("-created_at")[:10],
+        "can_move_runs": _at_least(request, project, Membership.MEMBER),
         **_arrival(project, since),
     }
     return render(request, "dashboards/connect.html", ctx)
 
 
 @login_required
+@require_GET
 def connect_status(request, slug):
     """The "waiting for the first span" fragment htmx polls; it stops polling once a run is there."""
     project = access_project(request, slug)
-    since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    try:
+        since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        since = timezone.now()
     if since.tzinfo is None:
         since = since.replace(tzinfo=dt_timezone.utc)
     return render(request, "dashboards/connect_status.html", {"project": project, **_arrival(project, since)})
+
+
+def _at_least(request, project, role) -> bool:
+    if request.user.is_superuser:
+        return True
+    membership = Membership.objects.filter(user=request.user, project=project).first()
+    return bool(membership and membership.allows(role))
 
 
 def _arrival(project, since: datetime) -> dict:

@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from tracing import spend_report
 from tracing.spend_report import COLUMNS, GROUPS
 
+PERIODS = ("hour", "day", "week", "month")
 TABLES = ("over_time", "breakdown", "cost_per_run", "top_runs", "top_steps", *GROUPS)
 EMPTY_KEY = {"model": "(no model)", "provider": "(no provider)", "agent": "(no agent)", "tool": "(none)",
              "user": "(no user)", "session": "(no session)", "tag": "(untagged)", "day": ""}
@@ -98,23 +99,25 @@ LABELS = {
     "llm_calls": "LLM calls", "tool_calls": "Tool calls", "input_tokens": "Input tok.", "cache_read_tokens": "Cached",
     "cache_write_tokens": "Cache writes", "output_tokens": "Output tok.", "reasoning_tokens": "Reasoning",
     "cache_savings_usd": "Cache savings", "cost_from_usd": "From", "cost_to_usd": "To", "hour": "Hour (UTC)",
-    "day": "Day (UTC)",
+    "day": "Day (UTC)", "week": "Week of (UTC)", "month": "Month (UTC)",
 }
 
 
-def display(table: tuple[list[str], list[list[Any]]], dimension: str = "") -> dict[str, Any]:
+def display(table: tuple[list[str], list[list[Any]]], dimension: str = "", money_from: int | None = None
+            ) -> dict[str, Any]:
     """A table ready for the template: labels, and cells as text (money in dollars, counts with separators).
-    Cells keep their exact value in `value` (what the CSV and the API carry)."""
+    Cells keep their exact value in `value` (what the CSV and the API carry). Columns ending in _usd are
+    money, and so is every column from `money_from` on (the over-time table's one column per key)."""
     from dashboards.templatetags.sagatrace import usd
 
     header, rows = table
-    money_cols = {i for i, h in enumerate(header) if h.endswith("_usd") or (i > 2 and header[0] in ("hour", "day"))}
+    money_cols = {i for i, h in enumerate(header) if h.endswith("_usd") or (money_from is not None and i >= money_from)}
     out_rows = []
     for row in rows:
         cells = []
         for i, v in enumerate(row):
             if i == 0 and not header[0].endswith("_usd"):
-                text = v if header[0] in ("hour", "day") else (v or EMPTY_KEY.get(dimension, "(none)"))
+                text = v if header[0] in PERIODS else (v or EMPTY_KEY.get(dimension, "(none)"))
                 cells.append({"text": text.replace("T00:00:00+00:00", "").replace(":00:00+00:00", ":00"), "num": False,
                               "value": v, "empty": not v})
             elif i in money_cols:
@@ -122,6 +125,6 @@ def display(table: tuple[list[str], list[list[Any]]], dimension: str = "") -> di
             else:
                 cells.append({"text": f"{v:,}" if isinstance(v, int) else v, "num": True, "value": v})
         out_rows.append(cells)
-    labels = [LABELS.get(h, h) if i == 0 or h in LABELS else (h or EMPTY_KEY.get(dimension, "(none)"))
+    labels = [LABELS.get(h, h) if money_from is None or i < money_from else (h or EMPTY_KEY.get(dimension, "(none)"))
               for i, h in enumerate(header)]
     return {"header": labels, "rows": out_rows}

@@ -74,16 +74,21 @@ def accept(project, body: bytes, *, encoding: str, content_encoding: str = "", s
 
     try:
         limit = settings.SAGATRACE_MAX_SPANS_PER_REQUEST
-        if encoding == otlp.PROTOBUF and (count := otlp.count_protobuf_spans(body)) > limit:
-            return Outcome(413, f"{count} spans in one request; the limit is {limit}")
-        decoded = otlp.decode(body, encoding, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES)
-        if (count := len(decoded.spans) + decoded.rejected) > limit:
+        if encoding == otlp.PROTOBUF:
+            # Parse and check ids only: attributes are decoded once, by the worker (a parsed
+            # protobuf body cannot fail to decode there).
+            count, decoded = otlp.check_protobuf(body, limit)
+            accepted = count - decoded.rejected
+        else:
+            decoded = otlp.decode(body, encoding, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES)
+            accepted = len(decoded.spans)
+            count = accepted + decoded.rejected
+        if count > limit:
             return Outcome(413, f"{count} spans in one request; the limit is {limit}")
     except otlp.MalformedOTLP as exc:
         return Outcome(400, str(exc))
     except RecursionError:
         return Outcome(400, "attribute values are nested too deeply")
-    accepted = len(decoded.spans)
     if accepted == 0 and decoded.rejected == 0:
         return Outcome(200, accepted=0)  # an empty export is valid; nothing to store
     if accepted == 0:

@@ -51,10 +51,25 @@ def decode(body: bytes, encoding: str, *, max_attribute_bytes: int = 256 * 1024)
     raise ValueError(f"unknown encoding {encoding!r}")
 
 
-def count_protobuf_spans(body: bytes) -> int:
-    """Number of spans in a protobuf body, without building records (the span limit is checked first)."""
+def check_protobuf(body: bytes, max_spans: int) -> tuple[int, Decoded]:
+    """What intake needs of a protobuf body, without decoding attributes: (spans in the body,
+    a Decoded whose `spans` stays empty but whose rejections are exactly those `decode` makes).
+    Stops after counting when there are more than `max_spans`. Raises MalformedOTLP."""
     request = _parse_protobuf(body)
-    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    out = Decoded()
+    if count > max_spans:
+        return count, out
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                parent = span.parent_span_id.hex() or None
+                problem = _id_problem(span.trace_id.hex(), span.span_id.hex(), parent) or _time_problem(
+                    span.start_time_unix_nano, span.end_time_unix_nano
+                )
+                if problem:
+                    out.reject(problem)
+    return count, out
 
 
 # --- protobuf ---------------------------------------------------------------
@@ -312,12 +327,27 @@ def _time_problem(start_ns: int, end_ns: int) -> str:
     return ""
 
 
+_MARKER_RE = None
+
+
+def _already_truncated(text: str, limit: int) -> bool:
+    global _MARKER_RE
+    if _MARKER_RE is None:
+        import re
+
+        _MARKER_RE = re.compile(r"…\[truncated by sagatrace: \d+ of \d+ bytes not kept\]$")
+    match = _MARKER_RE.search(text)
+    return bool(match) and len(text[: match.start()].encode("utf-8", "surrogatepass")) <= limit
+
+
 def _truncate(text: str, limit: int) -> str:
     text = _clean(text)
     if len(text) <= limit // 4:  # fast path: cannot exceed the byte limit
         return text
     raw = text.encode("utf-8", "surrogatepass")
     if len(raw) <= limit:
+        return text
+    if _already_truncated(text, limit):  # a re-imported export: keep it byte for byte
         return text
     kept = raw[:limit].decode("utf-8", "ignore")
     return kept + TRUNCATION_MARKER.format(dropped=len(raw) - len(kept.encode()), total=len(raw))

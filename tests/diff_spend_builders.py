@@ -3,6 +3,8 @@ the tool spans, then a final answer. Plain functions over tests.otlp_builders.""
 import json
 import time
 
+import pytest
+
 from tests.otlp_builders import T0, new_span_id, new_trace_id, request, span
 
 PB = "application/x-protobuf"
@@ -72,3 +74,13 @@ def post(client, key, spans):
     response = client.post("/v1/traces", data=request(spans), content_type=PB, HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 200, response.content
     return response
+
+
+@pytest.fixture
+def send(client, api_key, django_capture_on_commit_callbacks):
+    """send(spans, key=api_key): POST to /v1/traces and run the indexing the commit would queue
+    (in-process, as the embedded default does), inside the test's rolled-back transaction."""
+    def send(spans, key=api_key):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post(client, key, spans)
+    return send

@@ -10,21 +10,15 @@ the SHA-256 printed in a report can be checked against a later export of the sam
 from __future__ import annotations
 
 import hashlib
-import json
 import zipfile
 from collections.abc import Iterable, Iterator
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from datetime import datetime, timezone as dt_timezone
 
 import orjson
-from django.db import connection
-from django.db.models import Q, TextField
-from django.db.models.functions import Cast
-from django.utils.dateparse import parse_date, parse_datetime
 
 from tracing.models import Run, Step
 
 MANIFEST_FORMAT = "sagatrace-export/1"
-FILTER_KEYS = ("agent", "status", "model", "since", "until", "session", "user", "tag")
 RUNS_PER_QUERY = 50  # steps are fetched for this many runs at a time: bounded memory, few queries
 
 
@@ -112,71 +106,6 @@ def run_filename(trace_id: str, fmt: str = "otlp-json") -> str:
     return f"run-{trace_id}.otlp.json" if fmt == "otlp-json" else f"run-{trace_id}-report.html"
 
 
-# --- a runs-list filter -------------------------------------------------------------------
-# The explorer's runs list has the same query parameters; once tracing/runs.py grows its
-# filter function, bulk export should use that one so both always select the same runs.
-
-
-class FilterError(ValueError):
-    """A filter parameter that cannot be understood; the message says which and why."""
-
-
-def parse_filters(params) -> dict[str, str]:
-    """The supported, non-empty filter parameters of a QueryDict (others, like `project`, ignored)."""
-    filters = {k: params.get(k, "").strip() for k in FILTER_KEYS}
-    filters = {k: v for k, v in filters.items() if v}
-    if filters.get("status") and filters["status"] not in (Run.OK, Run.ERROR, Run.IN_PROGRESS, Run.INCOMPLETE):
-        raise FilterError("status must be one of ok, error, in_progress, incomplete")
-    for key in ("since", "until"):
-        if key in filters:
-            _moment(filters[key], key, end_of_day=key == "until")
-    return filters
-
-
-def _moment(text: str, what: str, end_of_day=False) -> datetime:
-    """ISO date-time (naive = UTC) or a date; `until=2026-05-01` includes that whole day."""
-    try:
-        day = parse_date(text) if len(text) == 10 else None  # parse_datetime would read a date as midnight
-        moment = None if day else parse_datetime(text)
-    except ValueError:
-        moment = day = None
-    if day is not None:
-        moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time(), dt_timezone.utc)
-    if moment is None:
-        raise FilterError(f"{what} must be an ISO date or date-time, e.g. 2026-05-01 or 2026-05-01T12:00:00Z")
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
-
-
-def _json_list_has(field: str, value: str) -> Q:
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field}__contains": [value]})
-    # SQLite has no JSON containment lookup; the stored text holds the element as json.dumps wrote it.
-    return Q(**{f"{field}_text__contains": json.dumps(value)})
-
-
-def filtered_runs(project, filters: dict[str, str]):
-    runs = Run.objects.filter(project=project)
-    if connection.vendor != "postgresql":
-        runs = runs.annotate(tags_text=Cast("tags", TextField()), models_used_text=Cast("models_used", TextField()))
-    if "agent" in filters:
-        runs = runs.filter(agent=filters["agent"])
-    if "status" in filters:
-        runs = runs.filter(status=filters["status"])
-    if "model" in filters:
-        runs = runs.filter(_json_list_has("models_used", filters["model"]))
-    if "session" in filters:
-        runs = runs.filter(session_id=filters["session"])
-    if "user" in filters:
-        runs = runs.filter(user_id=filters["user"])
-    if "tag" in filters:
-        runs = runs.filter(_json_list_has("tags", filters["tag"]))
-    if "since" in filters:
-        runs = runs.filter(started_at__gte=_moment(filters["since"], "since"))
-    if "until" in filters:
-        runs = runs.filter(started_at__lt=_moment(filters["until"], "until", end_of_day=True))
-    return runs.order_by("-started_at", "-id")
-
-
 # --- many runs → a streamed zip -----------------------------------------------------------
 
 
@@ -223,7 +152,8 @@ def _with_steps(runs: list[Run]):
 
 
 def export_zip(project, runs, filters: dict, *, exported_by: str, exported_at: datetime) -> Iterator[bytes]:
-    """One `runs/<trace_id>.otlp.json` per run, then `manifest.json` with each file's SHA-256."""
+    """One `runs/<trace_id>.otlp.json` per run of the queryset `runs` (selected by the runs-list filter,
+    tracing.runs.filter_runs), then `manifest.json` with each file's SHA-256 and the filter as given."""
     sink = _Sink()
     stamp = exported_at.astimezone(dt_timezone.utc).timetuple()[:6]
     entries = []

@@ -50,7 +50,8 @@ class StepView:
     step: Any
     depth: int
     indent_em: str
-    offset_ms: float
+    offset: str  # since the run's first step
+    took: str
     left_pct: str
     width_pct: str
     blocks: list[Block] = field(default_factory=list)
@@ -67,6 +68,7 @@ def render_report(run, project, *, exported_by: str, exported_at, steps=None) ->
         "run": run,
         "project": project,
         "steps": _views(steps),
+        "took": "—" if run.duration_ms is None else _ms(run.duration_ms),
         "models": _by_model(steps),
         "parts": _cost_parts(steps),
         "sha256": digest,
@@ -90,7 +92,8 @@ def _view(step, start: int, span: int) -> StepView:
         step=step,
         depth=getattr(step, "depth", 0),
         indent_em=f"{getattr(step, 'depth', 0) * 1.1:.1f}",
-        offset_ms=(step.start_ns - start) / 1e6,
+        offset=_ms((step.start_ns - start) / 1e6),
+        took=_ms((step.end_ns - step.start_ns) / 1e6),
         left_pct=f"{(step.start_ns - start) / span * 100:.2f}",
         width_pct=f"{max((step.end_ns - step.start_ns) / span * 100, 0.4):.2f}",
         tools_offered=_tool_names(step.tool_definitions),
@@ -113,6 +116,18 @@ def _view(step, start: int, span: int) -> StepView:
         if value:
             view.blocks.append(Block(title, body=Text.of(value)))
     return view
+
+
+def _ms(ms: float) -> str:
+    """Durations precise enough for a timeline of fast steps (the UI's filter rounds to whole ms)."""
+    if ms < 10:
+        return f"{ms:.3g} ms" if ms else "0 ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.3f} s"
+    minutes, seconds = divmod(ms / 1000, 60)
+    return f"{int(minutes)} m {seconds:06.3f} s"
 
 
 def _exception(attrs: dict) -> dict:

@@ -7,7 +7,6 @@ from typing import Any
 from tracing import diff
 from tracing.indexer import ns_to_datetime
 from tracing.models import Run, Step
-from tracing.runs import step_tree
 
 PREVIOUS = "previous"
 COLLAPSE_AT = 3  # identical stretches at least this long fold into one <details>
@@ -19,22 +18,54 @@ class DiffError(LookupError):
     """A run that cannot be found or resolved; the message is shown to the user."""
 
 
-def step_dict(step: Step) -> dict[str, Any]:
-    """A step with the JSON API's public field names (ARCHITECTURE.md)."""
+# What a diff reads of a step: never the raw span, tool definitions or system instructions.
+STEP_VALUES = ("trace_id", "span_id", "parent_span_id", "kind", "name", "is_error", "start_ns", "end_ns", "model",
+               "provider", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+               "reasoning_tokens", "cost_usd", "tool_name", "tool_arguments", "tool_result", "input", "output",
+               "reasoning", "error_message", "error_type", "attributes")
+
+
+def step_dict(v: dict[str, Any]) -> dict[str, Any]:
+    """A step (a STEP_VALUES row) with the JSON API's public field names (ARCHITECTURE.md)."""
     return {
-        "trace_id": step.trace_id, "span_id": step.span_id, "parent_span_id": step.parent_span_id or None,
-        "kind": step.kind, "name": step.name, "status": step.status,
-        "started_at": ns_to_datetime(step.start_ns).isoformat(), "ended_at": ns_to_datetime(step.end_ns).isoformat(),
-        "duration_ms": step.duration_ms, "model": step.model, "provider": step.provider,
-        "input_tokens": step.input_tokens, "output_tokens": step.output_tokens,
-        "cache_read_tokens": step.cache_read_tokens, "cache_write_tokens": step.cache_write_tokens,
-        "reasoning_tokens": step.reasoning_tokens,
-        "cost_usd": format(step.cost_usd, "f") if step.cost_usd is not None else None,
-        "tool_name": step.tool_name, "tool_arguments": step.tool_arguments, "tool_result": step.tool_result,
-        "input": step.input, "output": step.output, "reasoning": step.reasoning or None,
-        "error": (step.error_message or step.error_type or None) if step.is_error else None,
-        "attributes": step.attributes, "depth": getattr(step, "depth", 0),
+        "trace_id": v["trace_id"], "span_id": v["span_id"], "parent_span_id": v["parent_span_id"] or None,
+        "kind": v["kind"], "name": v["name"], "status": "error" if v["is_error"] else "ok",
+        "started_at": ns_to_datetime(v["start_ns"]).isoformat(), "ended_at": ns_to_datetime(v["end_ns"]).isoformat(),
+        "duration_ms": (v["end_ns"] - v["start_ns"]) / 1e6 if v["end_ns"] >= v["start_ns"] else None,
+        "model": v["model"], "provider": v["provider"],
+        **{f: v[f] for f in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                             "reasoning_tokens")},
+        "cost_usd": format(v["cost_usd"], "f") if v["cost_usd"] is not None else None,
+        "tool_name": v["tool_name"], "tool_arguments": v["tool_arguments"], "tool_result": v["tool_result"],
+        "input": v["input"], "output": v["output"], "reasoning": v["reasoning"] or None,
+        "error": (v["error_message"] or v["error_type"] or None) if v["is_error"] else None,
+        "attributes": v["attributes"], "depth": v.get("depth", 0),
     }
+
+
+def run_steps(run: Run) -> list[dict[str, Any]]:
+    """The run's steps as public dicts in tree order: depth first, siblings by start time, as
+    tracing.runs.step_tree orders them (kept on plain rows: a 1,000-step diff skips model instances)."""
+    rows = list(Step.objects.filter(project_id=run.project_id, trace_id=run.trace_id)
+                .order_by("start_ns", "span_id").values(*STEP_VALUES))
+    ids = {r["span_id"] for r in rows}
+    children: dict[str, list] = {}
+    roots = []
+    for r in rows:
+        parent = r["parent_span_id"]
+        (children.setdefault(parent, []) if parent in ids and parent != r["span_id"] else roots).append(r)
+    ordered, seen = [], set()
+    stack = [(r, 0) for r in reversed(roots)]
+    while stack:
+        r, depth = stack.pop()
+        if r["span_id"] in seen:  # a cycle in hostile parent links
+            continue
+        seen.add(r["span_id"])
+        r["depth"] = depth
+        ordered.append(r)
+        stack.extend((c, depth + 1) for c in reversed(children.get(r["span_id"], [])))
+    ordered += [r for r in rows if r["span_id"] not in seen]  # parent cycles: never reached, still shown
+    return [step_dict(r) for r in ordered]
 
 
 def run_dict(run: Run) -> dict[str, Any]:
@@ -76,8 +107,7 @@ def _get(project, trace_id: str, side: str) -> Run:
 
 def diff_runs(run_a: Run, run_b: Run) -> dict[str, Any]:
     """{a, b, rows, first_divergence, totals}; rows as tracing.diff.align_runs makes them."""
-    steps_a = [step_dict(s) for s in step_tree(run_a)]
-    steps_b = [step_dict(s) for s in step_tree(run_b)]
+    steps_a, steps_b = run_steps(run_a), run_steps(run_b)
     rows = diff.align_runs(steps_a, steps_b)
     return {
         "a": run_dict(run_a), "b": run_dict(run_b), "rows": rows,
@@ -90,20 +120,6 @@ def display_row(row: dict[str, Any], index: int, first: int | None) -> dict[str,
     return {**row, "index": index, "first": index == first,
             "behaviour_changes": [c for c in row["changes"] if c["field"] in diff.BEHAVIOUR_FIELDS],
             "metric_changes": [c for c in row["changes"] if c["field"] not in diff.BEHAVIOUR_FIELDS]}
-
-
-def blocks(rows: list[dict[str, Any]], first: int | None) -> list[dict[str, Any]]:
-    """Rows grouped for display: stretches of identical rows at least COLLAPSE_AT long fold up."""
-    out: list[dict[str, Any]] = []
-    for i, row in enumerate(rows):
-        fold = row["op"] == "same"
-        if out and out[-1]["same"] == fold:
-            out[-1]["rows"].append(display_row(row, i, first))
-        else:
-            out.append({"same": fold, "rows": [display_row(row, i, first)]})
-    for block in out:
-        block["collapsed"] = block["same"] and len(block["rows"]) >= COLLAPSE_AT
-    return out
 
 
 KIND_WORDS = {"llm": "LLM call", "tool": "tool call", "agent": "agent", "retrieval": "retrieval",

@@ -23,9 +23,8 @@ SORTS = {
 DEFAULT_SORT = "-started"
 STATUSES = [Run.OK, Run.ERROR, Run.IN_PROGRESS, Run.INCOMPLETE]
 # What the tree, waterfall and charts read: never the (possibly huge) content columns.
-TREE_FIELDS = ("project_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "is_error", "start_ns",
-               "end_ns", "model", "tool_name", "input_tokens", "output_tokens", "cache_read_tokens",
-               "cache_write_tokens", "reasoning_tokens", "cost_usd", "cost_source", "cost_breakdown")
+TREE_FIELDS = ("span_id", "parent_span_id", "name", "kind", "is_error", "start_ns", "end_ns", "model",
+               "tool_name", "input_tokens", "cache_read_tokens", "cost_usd", "cost_source")
 
 
 @dataclass
@@ -170,14 +169,23 @@ def facets(project, recent: int = 1000) -> dict[str, list[str]]:
 # --- one run ---------------------------------------------------------------------------------
 
 
-def step_tree(run, fields=None):
-    """The run's steps in tree order (depth first, siblings by start time), each with a `depth`
-    and `has_children`. `fields` limits the columns loaded (see TREE_FIELDS).
+class StepRow:
+    """A step as the tree, waterfall and charts see it: TREE_FIELDS only, no model instance overhead."""
 
-    Steps whose parent is missing (not arrived yet, or outside the trace) are shown at the top level.
-    """
-    query = Step.objects.filter(project_id=run.project_id, trace_id=run.trace_id).order_by("start_ns", "span_id")
-    steps = list(query.only(*fields) if fields else query)
+    __slots__ = TREE_FIELDS + ("depth", "has_children", "offset_pct", "width_pct")
+
+    def __init__(self, values):
+        for name, value in zip(TREE_FIELDS, values):
+            setattr(self, name, value)
+
+    @property
+    def duration_ms(self):
+        return (self.end_ns - self.start_ns) / 1e6 if self.end_ns >= self.start_ns else None
+
+
+def _tree_order(steps):
+    """Depth first, siblings by start time; sets `depth` and `has_children`. Steps whose parent is
+    missing (not arrived yet, or outside the trace) are shown at the top level."""
     by_id = {s.span_id: s for s in steps}
     children: dict[str, list] = {}
     roots = []
@@ -205,6 +213,20 @@ def step_tree(run, fields=None):
     return ordered
 
 
+def _run_steps(run):
+    return Step.objects.filter(project_id=run.project_id, trace_id=run.trace_id).order_by("start_ns", "span_id")
+
+
+def step_tree(run):
+    """The run's Steps (every field) in tree order, each with a `depth`."""
+    return _tree_order(list(_run_steps(run)))
+
+
+def tree_rows(run):
+    """The run's steps as light StepRows in tree order: what the run page, its charts and cost read."""
+    return _tree_order([StepRow(values) for values in _run_steps(run).values_list(*TREE_FIELDS)])
+
+
 def timeline(steps) -> dict:
     """Place each step on the waterfall: `offset_pct` and `width_pct` of the run's span of time."""
     if not steps:
@@ -217,23 +239,23 @@ def timeline(steps) -> dict:
     return {"start_ns": start, "total_ms": total / 1e6}
 
 
-def cost_summary(steps) -> dict:
+def cost_summary(run) -> dict:
     """The run's cost split by component (input, cache read, output, …) and by model, from its
     priced steps' exact breakdowns; counts of computed, reported and unpriced calls."""
     parts: dict[str, Decimal] = {}
     by_model: dict[str, list] = {}
     sources = {"computed": 0, "reported": 0, "unpriced": 0}
-    for s in steps:
-        if not s.cost_source or s.kind == "agent":  # agent spans repeat their children's totals
-            continue
-        sources[s.cost_source] = sources.get(s.cost_source, 0) + 1
-        entry = by_model.setdefault(s.model or "(no model)", [Decimal(0), 0, 0])
+    priced = (_run_steps(run).exclude(cost_source="").exclude(kind="agent")  # agents repeat their children
+              .values_list("model", "cost_usd", "cost_source", "cost_breakdown"))
+    for model, cost, source, breakdown in priced:
+        sources[source] = sources.get(source, 0) + 1
+        entry = by_model.setdefault(model or "(no model)", [Decimal(0), 0, 0])
         entry[1] += 1
-        if s.cost_usd is None:
+        if cost is None:
             entry[2] += 1
             continue
-        entry[0] += s.cost_usd
-        for name, amount in (s.cost_breakdown or {}).items():
+        entry[0] += cost
+        for name, amount in (breakdown if isinstance(breakdown, dict) else {}).items():
             try:
                 parts[name] = parts.get(name, Decimal(0)) + Decimal(str(amount))
             except InvalidOperation:

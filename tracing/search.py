@@ -18,7 +18,8 @@ MAX_DOCUMENT_CHARS = 100_000
 MAX_QUERY_TERMS = 12
 FTS_TABLE = "tracing_step_fts"  # SQLite only; created with its triggers in migration 0002
 _WORDS = re.compile(r"[^\W_]+")
-_SKIP_KEYS = {"type", "role"}  # message structure, not content: would match every step
+_SKIP_VALUES = {"type", "role"}  # message structure, not content: "user", "text" would match every step
+_STRUCTURE_KEYS = {"type", "role", "parts", "content", "id", "name", "arguments", "response", "finish_reason"}
 
 
 def _strings(value: Any, out: list[str], budget: list[int]) -> None:
@@ -29,8 +30,12 @@ def _strings(value: Any, out: list[str], budget: list[int]) -> None:
         if isinstance(item, str):
             out.append(item[: budget[0]])
             budget[0] -= len(item)
-        elif isinstance(item, dict):
-            stack.extend(v for k, v in reversed(list(item.items())) if k not in _SKIP_KEYS)
+        elif isinstance(item, dict):  # keys are words too ("city"), except the message shape's own
+            for key, value in reversed(list(item.items())):
+                if key not in _SKIP_VALUES:
+                    stack.append(value)
+                if key not in _STRUCTURE_KEYS:
+                    stack.append(key)
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
         elif isinstance(item, (int, float)) and not isinstance(item, bool):

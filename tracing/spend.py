@@ -179,8 +179,9 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[tupl
 
 
 def recompute_buckets(project_id: int, trace_ids: Iterable[str]) -> None:
-    """Rebuild the SpendBucket rows of these runs from their Steps (delete + insert: a replay
-    gives the same rows). Runs are recomputed first; the caller holds the traces' locks."""
+    """Rebuild the SpendBucket rows of these runs from their Steps (delete + insert: a replay gives
+    the same rows), then the SpendHour cells they touched. Runs are recomputed first; the caller
+    holds the traces' locks (tracing.indexer)."""
     from tracing.models import Run, Step
 
     trace_ids = list(trace_ids)
@@ -195,6 +196,43 @@ def recompute_buckets(project_id: int, trace_ids: Iterable[str]) -> None:
         for (hour, dim, key), amounts in trace_buckets(run, steps.get(trace_id, [])).items():
             rows.append(SpendBucket(project_id=project_id, trace_id=trace_id, hour=hour, dimension=dim, key=key,
                                     **amounts))
-    SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids).delete()
+    stored = SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+    touched = set(stored.values_list("hour", "dimension", "key").distinct())
+    stored.delete()
     SpendBucket.objects.bulk_create(rows, batch_size=1000)
+    recompute_hours(project_id, touched | {(r.hour, r.dimension, r.key) for r in rows})
 
+
+def recompute_hours(project_id: int, cells: set[tuple[datetime, str, str]]) -> None:
+    """SpendHour cells summed again from their SpendBuckets (never incremented), under per-hour
+    locks so that concurrent workers touching the same hour each see the other's committed rows."""
+    from django.db.models import Q, Sum
+
+    from tracing.spend_models import SUMMED, SpendHour
+
+    _lock_hours(project_id, sorted({hour for hour, _, _ in cells}))
+    groups: dict[tuple[datetime, str], set[str]] = defaultdict(set)
+    for hour, dim, key in cells:
+        groups[(hour, dim)].add(key)
+    items = sorted(groups.items())
+    for i in range(0, len(items), 200):  # bounded OR chains (SQLite caps expression depth at 1,000)
+        where = Q()
+        for (hour, dim), keys in items[i:i + 200]:
+            where |= Q(hour=hour, dimension=dim, key__in=sorted(keys))
+        sums = (SpendBucket.objects.filter(where, project_id=project_id).values("hour", "dimension", "key")
+                .annotate(**{f"s_{f}": Sum(f) for f in SUMMED}))
+        cells_now = [SpendHour(project_id=project_id, hour=r["hour"], dimension=r["dimension"], key=r["key"],
+                               **{f: r[f"s_{f}"] or 0 for f in SUMMED}) for r in sums]
+        SpendHour.objects.filter(where, project_id=project_id).delete()
+        SpendHour.objects.bulk_create(cells_now, batch_size=1000)
+
+
+def _lock_hours(project_id: int, hours: list[datetime]) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not hours:
+        return  # SQLite has a single writer: the transaction already serializes
+    # One bigint per (project, hour): the one-key form never collides with the indexer's two-key trace locks.
+    keys = [project_id * 2**32 + int(h.timestamp()) // 3600 for h in hours]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])

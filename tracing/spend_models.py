@@ -1,8 +1,12 @@
-"""Pre-aggregated spend: what each run contributed per hour to each dimension's key.
+"""Pre-aggregated spend, in two levels, both maintained at index time (tracing.spend):
 
-Rows are rebuilt from a run's Steps every time the run is indexed (tracing.spend), so a
-replay gives the same rows. Money is stored in integer units of 10^-10 USD, the
-precision of Step.cost_usd: integer SUMs are exact on SQLite too (its decimals are floats).
+- SpendBucket: what one run contributed per hour to each dimension's key, rebuilt from the run's
+  Steps whenever it is indexed (a replay gives the same rows). Filtered views read these.
+- SpendHour: the same per (hour, dimension, key) over all runs, recomputed from SpendBuckets for
+  the cells a run touched. Unfiltered views read these: months of spend are a few thousand rows.
+
+Money is stored in integer units of 10^-10 USD, the precision of Step.cost_usd: integer SUMs
+are exact on SQLite too (its decimals are floats).
 """
 from decimal import Decimal
 
@@ -15,12 +19,8 @@ DIMENSIONS = ("model", "provider", "agent", "tool", "user", "session", "tag")
 TOTALS = "totals"
 
 
-class SpendBucket(models.Model):
-    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
-    trace_id = models.CharField(max_length=32)
-    hour = models.DateTimeField()  # UTC hour the contributing steps started in
-    dimension = models.CharField(max_length=10)
-    key = models.CharField(max_length=200, blank=True)  # "" = none reported (no model, no user, untagged...)
+class SpendAmounts(models.Model):
+    """The summable columns both levels share."""
 
     cost_units = models.BigIntegerField(default=0)  # priced cost only; unpriced calls are counted apart
     llm_calls = models.PositiveIntegerField(default=0)  # for a tool: LLM calls that requested it
@@ -36,8 +36,22 @@ class SpendBucket(models.Model):
     # Reasoning share of output spend = reasoning / output, over calls with a computed breakdown.
     output_cost_units = models.BigIntegerField(default=0)
     reasoning_cost_units = models.BigIntegerField(default=0)
-    runs = models.PositiveIntegerField(default=0)  # 1 on the run's earliest row for this key, else 0
-    # On that same earliest totals row: the run's most expensive step, for "top steps" without scanning Steps.
+    runs = models.PositiveIntegerField(default=0)  # a run counts once per key, on its earliest hour
+
+    class Meta:
+        abstract = True
+
+
+SUMMED = [f.name for f in SpendAmounts._meta.fields if f.name != "id"]
+
+
+class SpendBucket(SpendAmounts):
+    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    hour = models.DateTimeField()  # UTC hour the contributing steps started in
+    dimension = models.CharField(max_length=10)
+    key = models.CharField(max_length=200, blank=True)  # "" = none reported (no model, no user, untagged...)
+    # On the run's earliest totals row: its most expensive step, for "top steps" without scanning Steps.
     top_span_id = models.CharField(max_length=16, blank=True)
     top_step_units = models.BigIntegerField(null=True, blank=True)
 
@@ -48,7 +62,22 @@ class SpendBucket(models.Model):
         indexes = [
             models.Index(fields=["project", "dimension", "hour"], name="spend_dim_hour"),
             models.Index(fields=["project", "dimension", "key", "hour"], name="spend_dim_key"),
+            models.Index(fields=["project", "-top_step_units"], name="spend_top_step"),
         ]
 
     def __str__(self):
         return f"{self.trace_id} {self.hour:%Y-%m-%d %H}h {self.dimension}={self.key}"
+
+
+class SpendHour(SpendAmounts):
+    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    dimension = models.CharField(max_length=10)
+    key = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "hour", "dimension", "key"], name="spend_hour_unique")]
+        indexes = [models.Index(fields=["project", "dimension", "hour"], name="spend_hour_dim")]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}h {self.dimension}={self.key}"

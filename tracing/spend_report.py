@@ -1,5 +1,6 @@
-"""What the spend page and `GET /api/v1/spend` show, read from SpendBuckets (plus Runs for
-run-level numbers), so months of spend never scan Steps.
+"""What the spend page and `GET /api/v1/spend` show, read from the pre-aggregated spend tables
+(plus Runs for run-level numbers), so months of spend never scan Steps: SpendHour cells when
+no filter picks runs, else the per-run SpendBuckets of the runs picked.
 
 Filters pick runs, as on the runs list: `model=gpt-4o` keeps the runs that called gpt-4o, and
 the numbers are everything those runs spent in the time range. Time is bucketed by the hour a
@@ -7,21 +8,20 @@ step started, so ranges are whole UTC hours.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Trunc
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models.functions import Floor, Trunc
 
 from tracing.models import Run, Step
-from tracing.spend import COUNTS, SPLIT, from_units
-from tracing.spend_models import DIMENSIONS, TOTALS, SpendBucket
+from tracing.spend import from_units
+from tracing.spend_models import DIMENSIONS, SUMMED, TOTALS, SpendBucket, SpendHour
 
 GROUPS = (*DIMENSIONS, "day")
 STACKS = ("model", "provider", "agent")
-SUMMED = (*SPLIT, *COUNTS, "runs")
 MONEY = {"cost_units": "cost_usd", "cache_savings_units": "cache_savings_usd",
          "output_cost_units": "output_cost_usd", "reasoning_cost_units": "reasoning_cost_usd"}
 # Table columns, in order: what the page tables, the CSV and the API rows carry.
@@ -29,6 +29,9 @@ COLUMNS = ("key", "cost_usd", "unpriced_calls", "unpriced_tokens", "runs", "llm_
            "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
            "cache_savings_usd")
 SHARE_PLACES = Decimal("0.0001")
+# Over-time bar width by range length: at most a few hundred bars, even for years of (or hostile) timestamps.
+UNITS = (("hour", timedelta(days=3)), ("day", timedelta(days=180)), ("week", timedelta(days=3 * 365)),
+         ("month", timedelta.max))
 TOP_KEYS = 8  # over-time stacks: the costliest keys, the rest as "other"
 
 
@@ -50,6 +53,16 @@ class SpendFilters:
 
     def dimension_filters(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in DIMENSIONS and getattr(self, f.name)}
+
+    @property
+    def picks_runs(self) -> bool:
+        return bool(self.dimension_filters() or self.status)
+
+
+def within_retention(project, f: SpendFilters, now: datetime) -> SpendFilters:
+    """No earlier than the project keeps runs: older hours hold only runs the retention purge removes."""
+    cutoff = floor_hour(now - timedelta(days=project.retention_days))
+    return f if f.since and f.since >= cutoff else replace(f, since=cutoff)
 
 
 def floor_hour(t: datetime | None) -> datetime | None:
@@ -74,8 +87,12 @@ def _run_q(project, f: SpendFilters) -> Q:
     return q
 
 
-def buckets(project, f: SpendFilters, dimension: str) -> QuerySet:
-    qs = SpendBucket.objects.filter(_run_q(project, f), project=project, dimension=dimension)
+def buckets(project, f: SpendFilters, dimension: str, per_run: bool = False) -> QuerySet:
+    """The spend rows of one dimension in the range: hourly cells, or per-run rows when filters pick runs."""
+    if per_run or f.picks_runs:
+        qs = SpendBucket.objects.filter(_run_q(project, f), project=project, dimension=dimension)
+    else:
+        qs = SpendHour.objects.filter(project=project, dimension=dimension)
     if f.since:
         qs = qs.filter(hour__gte=f.since)
     if f.until:
@@ -132,7 +149,7 @@ def over_time(project, f: SpendFilters, stack: str, now: datetime) -> dict[str, 
     """{unit, periods, keys, cost: {key: [Decimal per period]}, unpriced: [calls per period]}."""
     since = f.since or _first_hour(project, f) or floor_hour(now)
     until = f.until or ceil_hour(now)
-    unit = "hour" if until - since <= timedelta(days=3) else "day"
+    unit = next(u for u, span in UNITS if until - since <= span)
     qs = buckets(project, f, stack).annotate(period=Trunc("hour", unit)).values("period", "key")
     cells = list(qs.annotate(cost=Sum("cost_units"), unpriced=Sum("unpriced_calls")))
     by_key: dict[str, int] = {}
@@ -162,15 +179,25 @@ def _first_hour(project, f: SpendFilters) -> datetime | None:
 
 def _floor(t: datetime, unit: str) -> datetime:
     t = floor_hour(t)
-    return t.replace(hour=0) if unit == "day" else t
+    if unit == "hour":
+        return t
+    t = t.replace(hour=0)
+    if unit == "week":  # ISO weeks start on Monday, as the databases truncate them
+        return t - timedelta(days=t.weekday())
+    return t.replace(day=1) if unit == "month" else t
+
+
+def _next(t: datetime, unit: str) -> datetime:
+    if unit == "month":
+        return t.replace(year=t.year + t.month // 12, month=t.month % 12 + 1)
+    return t + {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}[unit]
 
 
 def _periods(since: datetime, until: datetime, unit: str) -> list[datetime]:
-    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
     t, out = _floor(since, unit), []
     while t < until and len(out) < 5000:
         out.append(t)
-        t += step
+        t = _next(t, unit)
     return out
 
 
@@ -190,35 +217,33 @@ BINS = 12
 
 
 def cost_per_run(project, f: SpendFilters) -> dict[str, Any]:
-    """Distribution of run cost, cost per successful run, runs whose cost is partly unknown."""
-    values = list(runs(project, f).values_list("cost_usd", "unpriced_calls", "status"))
-    known = sorted(c for c, _, _ in values if c is not None)
-    ok = [(c, u) for c, u, s in values if s == Run.OK]
-    ok_known = [c for c, _ in ok if c is not None]
-    return {
-        "runs": len(values),
-        "priced_runs": len(known),
-        "unknown_cost_runs": sum(1 for c, u, _ in values if c is None and u),
-        "partly_unpriced_runs": sum(1 for c, u, _ in values if c is not None and u),
-        "median": known[len(known) // 2] if known else None,
-        "p90": known[min(len(known) - 1, int(len(known) * 0.9))] if known else None,
-        "max": known[-1] if known else None,
-        "successful_runs": len(ok),
-        "cost_per_successful_run": (sum(ok_known, Decimal(0)) / len(ok_known)).quantize(Decimal("1e-10"))
-        if ok_known else None,
-        "successful_partly_unpriced": sum(1 for _, u in ok if u),
-        "bins": _bins(known),
-    }
+    """Distribution of run cost, cost per successful run, runs whose cost is partly unknown: in SQL."""
+    qs = runs(project, f)
+    unpriced, ok = Q(unpriced_calls__gt=0), Q(status=Run.OK)
+    agg = qs.aggregate(
+        runs=Count("id"), priced_runs=Count("cost_usd"), max=Max("cost_usd"),
+        unknown_cost_runs=Count("id", filter=unpriced & Q(cost_usd__isnull=True)),
+        partly_unpriced_runs=Count("id", filter=unpriced & Q(cost_usd__isnull=False)),
+        successful_runs=Count("id", filter=ok), ok_priced=Count("cost_usd", filter=ok),
+        ok_cost=Sum("cost_usd", filter=ok), successful_partly_unpriced=Count("id", filter=ok & unpriced),
+    )
+    priced = qs.exclude(cost_usd__isnull=True).order_by("cost_usd").values_list("cost_usd", flat=True)
+    n = agg["priced_runs"]
+    agg["median"] = priced[n // 2] if n else None
+    agg["p90"] = priced[min(n - 1, int(n * 0.9))] if n else None
+    ok_priced, ok_cost = agg.pop("ok_priced"), agg.pop("ok_cost")
+    agg["cost_per_successful_run"] = (ok_cost / ok_priced).quantize(Decimal("1e-10")) if ok_priced else None
+    agg["bins"] = _bins(qs, agg["max"]) if n else []
+    return agg
 
 
-def _bins(known: list[Decimal]) -> list[dict[str, Any]]:
+def _bins(qs: QuerySet, top: Decimal) -> list[dict[str, Any]]:
     """Bins of a round width (1, 2 or 5 × 10^k) from 0 past the largest run cost: [{low, high, runs}]."""
-    if not known:
-        return []
-    width = _round_width(max(known[-1], Decimal("1e-6")) / BINS)
-    counts = [0] * (int(known[-1] // width) + 1)
-    for c in known:
-        counts[int(max(c, Decimal(0)) // width)] += 1
+    width = _round_width(max(top, Decimal("1e-6")) / BINS)
+    counts = [0] * (int(top // width) + 1)
+    for b, n in (qs.exclude(cost_usd__isnull=True).annotate(b=Floor(F("cost_usd") / width))
+                 .values("b").annotate(n=Count("id")).values_list("b", "n")):
+        counts[min(max(int(b), 0), len(counts) - 1)] += n
     return [{"low": width * i, "high": width * (i + 1), "runs": n} for i, n in enumerate(counts)]
 
 
@@ -237,7 +262,7 @@ def top_runs(project, f: SpendFilters, n: int = 10) -> list[Run]:
 
 def top_steps(project, f: SpendFilters, n: int = 10) -> list[dict[str, Any]]:
     """The costliest step of each run (kept on its totals bucket), costliest first."""
-    tops = list(buckets(project, f, TOTALS).filter(top_step_units__isnull=False)
+    tops = list(buckets(project, f, TOTALS, per_run=True).filter(top_step_units__isnull=False)
                 .order_by("-top_step_units", "trace_id").values_list("trace_id", "top_span_id")[:n])
     found = {(s["trace_id"], s["span_id"]): s for s in Step.objects.filter(
         project=project, trace_id__in={t for t, _ in tops}, span_id__in={s for _, s in tops}).values(
@@ -248,7 +273,7 @@ def top_steps(project, f: SpendFilters, n: int = 10) -> list[dict[str, Any]]:
 
 def filter_values(project, f: SpendFilters, dimensions: tuple[str, ...], limit: int = 100) -> dict[str, list[str]]:
     """Keys seen in the time range per dimension, offered as filter suggestions."""
-    qs = SpendBucket.objects.filter(project=project, dimension__in=dimensions).exclude(key="")
+    qs = SpendHour.objects.filter(project=project, dimension__in=dimensions).exclude(key="")
     if f.since:
         qs = qs.filter(hour__gte=f.since)
     out: dict[str, list[str]] = {d: [] for d in dimensions}

@@ -62,11 +62,6 @@ def elide(text, keep=300):
 
 
 @register.filter
-def indent_em(depth):
-    return f"{min(int(depth or 0), 8) * 0.9:.1f}em"
-
-
-@register.filter
 def metric(value, field):
     """A step metric as the run page shows it: cost in dollars, duration in ms or s, tokens with separators."""
     if field == "cost_usd":

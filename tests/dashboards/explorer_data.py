@@ -3,11 +3,18 @@ indexed through the real decode → normalize → price → upsert path."""
 import json
 import time
 
+import pytest
 from django.db import transaction
 
 from ingest import otlp
 from tests.otlp_builders import T0, new_span_id, new_trace_id, request, span
 from tracing import indexer
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Personas log in with a cheap hash: PBKDF2 would spend half a second per test creating them."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def ms_ago(seconds):

@@ -61,7 +61,10 @@ def test_viewers_see_the_page_and_outsiders_do_not(client, alice, project):
     client.force_login(carol)
     assert client.get("/p/acme/connect/").status_code == 404
     Membership.objects.create(user=carol, project=project, role=Membership.VIEWER)
-    assert client.get("/p/acme/connect/").status_code == 200
+    page = client.get("/p/acme/connect/")
+    assert page.status_code == 200 and "/p/acme/import/" not in page.content.decode()  # members+ only
+    client.force_login(alice)
+    assert "/p/acme/import/" in client.get("/p/acme/connect/").content.decode()
 
 
 def test_waiting_indicator_polls_until_a_run_arrives_then_links_to_it(

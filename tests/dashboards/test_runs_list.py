@@ -4,7 +4,7 @@ import re
 import pytest
 
 from dashboards import explorer_views
-from tests.dashboards.explorer_data import make_run, ms_ago
+from tests.dashboards.explorer_data import fast_passwords, make_run, ms_ago  # noqa: F401 (autouse)
 from tracing.models import Project, Run
 
 URL = "/p/acme/runs/"

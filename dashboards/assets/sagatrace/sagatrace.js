@@ -68,9 +68,19 @@
   function initExplorer(section) {
     const base = section.dataset.paneBase;
     const pane = document.getElementById("step-pane");
-    const rows = Array.from(section.querySelectorAll("tr[data-span]"));
-    const index = new Map(rows.map(function (r, i) { return [r.dataset.span, i]; }));
-    let current = null, inflight = null, timer = null;
+    let rows = [], index = new Map(), current = null, inflight = null, timer = null, wanted = null;
+
+    function collect() {  // long runs arrive in chunks: re-read the rows and re-apply the folds
+      rows = Array.from(section.querySelectorAll("tr[data-span]"));
+      index = new Map(rows.map(function (r, i) { return [r.dataset.span, i]; }));
+      let hideBelow = Infinity;
+      rows.forEach(function (r) {
+        const hide = depth(r) > hideBelow;
+        if (r.hidden !== hide) r.hidden = hide;  // untouched rows cost no style work
+        if (hide) return;
+        hideBelow = r.getAttribute("aria-expanded") === "false" ? depth(r) : Infinity;
+      });
+    }
 
     function depth(r) { return +r.dataset.depth; }
 
@@ -133,8 +143,10 @@
       if (rows[i]) select(rows[i]);
     }
 
-    function fromHash() {
-      const i = index.get(location.hash.slice(1).toLowerCase());
+    function fromHash() {  // the deep-linked row; remembered if its chunk has not arrived yet
+      const span = location.hash.slice(1).toLowerCase();
+      const i = index.get(span);
+      wanted = span && i === undefined ? span : null;
       return i === undefined ? null : rows[i];
     }
 
@@ -169,7 +181,7 @@
       } else return;
       e.preventDefault();
     });
-    window.addEventListener("hashchange", function () { select(fromHash()); });
+    window.addEventListener("hashchange", function () { const row = fromHash(); if (row) select(row); });
     pane.addEventListener("click", function (e) {  // tabs inside the loaded pane
       const tab = e.target.closest("[data-tab]");
       if (!tab) return;
@@ -177,15 +189,28 @@
       root.querySelectorAll("[data-tab]").forEach(function (t) { t.setAttribute("aria-selected", String(t === tab)); });
       root.querySelectorAll("[data-panel]").forEach(function (p) { p.hidden = p.dataset.panel !== tab.dataset.tab; });
     });
-    select(fromHash() || rows[0]);
+    new MutationObserver(function () {  // a chunk of rows arrived (htmx swapped the "more" row)
+      collect();
+      if (wanted && index.has(wanted)) { select(rows[index.get(wanted)]); wanted = null; }
+      if (wanted && !section.querySelector("tr.more-rows")) { wanted = null; if (!current) select(rows[0]); }
+    }).observe(section.querySelector("tbody"), { childList: true });
+    collect();
+    const linked = fromHash();
+    select(linked || (wanted ? null : rows[0]));
   }
 
-  function initCharts() {
-    if (!window.Plotly) return;
-    document.querySelectorAll("[data-chart]").forEach(function (div) {
-      const source = document.getElementById(div.dataset.chart);
-      if (!source) return;
-      const fig = JSON.parse(source.textContent);
+  function loadCharts(section) {
+    // plotly.js is 4.6 MB (a long parse): fetched once the whole step tree is in and the page idle.
+    if (document.querySelector("tr.more-rows")) { setTimeout(function () { loadCharts(section); }, 250); return; }
+    const script = document.createElement("script");
+    script.src = section.dataset.plotly;
+    script.addEventListener("load", drawCharts);
+    (window.requestIdleCallback || setTimeout)(function () { document.head.appendChild(script); });
+  }
+
+  function drawCharts() {
+    document.querySelectorAll("[data-figure]").forEach(function (div) {
+      const fig = JSON.parse(div.dataset.figure);
       window.Plotly.newPlot(div, fig.data, fig.layout, { displayModeBar: false, responsive: true });
       div.on("plotly_click", function (ev) {  // a point is a step: select it
         const span = ev.points && ev.points[0] && ev.points[0].customdata;
@@ -202,5 +227,6 @@
   if (live) initLive(live);
   const explorer = document.querySelector("[data-explorer]");
   if (explorer) initExplorer(explorer);
-  document.addEventListener("DOMContentLoaded", initCharts);  // after the deferred plotly.min.js
+  const charts = document.querySelector("[data-plotly]");
+  if (charts) loadCharts(charts);
 })();

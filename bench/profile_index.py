@@ -1,0 +1,147 @@
+"""Profile one stage of the ingest path in-process, on the benchmark database: no HTTP, no broker.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sagatrace_bench \\
+        .venv/bin/python bench/profile_index.py --stage index --batches 8 [--cprofile out.prof]
+
+Stages:
+  intake  intake.accept() of loadgen request bodies (what a gunicorn worker does per request)
+  index   ingest.indexing.index_batch() of stored batches (what a Celery worker does per task)
+  decode  ingest.otlp.decode() alone
+  normalize  decode + conventions.normalize + redaction + pricing + search document (no database)
+
+Prints spans/s and, with --cprofile, the top functions by cumulative and own time. The
+database must be migrated (bench/run_ingest.py leaves it so); a project "profile" is created.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracing.settings")
+os.environ.setdefault("SECRET_KEY", "bench-not-secret")
+
+import django  # noqa: E402
+
+django.setup()
+
+import loadgen  # noqa: E402  (bench/ is on sys.path when run as a script)
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from ingest import indexing, intake, otlp  # noqa: E402
+from ingest.models import IngestBatch  # noqa: E402
+from tracing import indexer, search  # noqa: E402
+from tracing.conventions import normalize  # noqa: E402
+from tracing.models import Project  # noqa: E402
+from tracing.redaction import redactor_for  # noqa: E402
+
+
+def bodies(n: int, encoding: str, seed: int):
+    out, cycle_no = [], 0
+    while len(out) < n:
+        cycle = loadgen.build_cycle(seed + cycle_no, encoding=encoding)
+        instance = loadgen.Instance(cycle)
+        out += [instance.body(i)[0] for i in range(len(cycle.templates))]
+        cycle_no += 1
+    return out[:n]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--stage", choices=("intake", "index", "decode", "normalize"), default="index")
+    p.add_argument("--batches", type=int, default=8)
+    p.add_argument("--encoding", default="protobuf")
+    p.add_argument("--cprofile", default="", help="write the profile here and print its top")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--top", type=int, default=35)
+    p.add_argument("--sql", action="store_true", help="time every SQL statement (first 60 characters)")
+    args = p.parse_args()
+    settings.CELERY_BROKER_URL = ""  # nothing is queued: stored batches are indexed below, by hand
+    project, _ = Project.objects.get_or_create(slug="profile", defaults={"name": "profile"})
+    data = bodies(args.batches, args.encoding, int(time.time()) if args.seed < 0 else args.seed * 1000 + os.getpid())
+    n_spans = sum(len(otlp.decode(b, args.encoding).spans) for b in data)
+    enc = otlp.PROTOBUF if args.encoding == "protobuf" else otlp.JSON
+
+    batch_ids = []
+    if args.stage == "index":
+        for b in data:
+            batch_ids.append(IngestBatch.objects.create(project=project, encoding=enc, body=b, span_count=512,
+                                                        status=IngestBatch.PENDING).id)
+
+    parts = dict.fromkeys(("decode", "normalize", "redact", "build_step", "search_document"), 0.0)
+
+    def work():
+        if args.stage == "intake":
+            from unittest import mock
+
+            with mock.patch("ingest.intake.enqueue_index"):
+                for b in data:
+                    assert intake.accept(project, b, encoding=enc).status == 200
+        elif args.stage == "index":
+            for batch_id in batch_ids:
+                assert indexing.index_batch(batch_id) == "indexed"
+        elif args.stage == "decode":
+            for b in data:
+                otlp.decode(b, enc, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES)
+        else:
+            redact = redactor_for(project.id)
+            clock = time.process_time
+            for b in data:
+                t = clock()
+                spans = otlp.decode(b, enc, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES).spans
+                parts["decode"] += clock() - t
+                for span in spans:
+                    t0 = clock()
+                    d = normalize(span)
+                    t1 = clock()
+                    redact(d, span)
+                    t2 = clock()
+                    step = indexer.build_step(project.id, span, d)
+                    t3 = clock()
+                    search.document(step)
+                    t4 = clock()
+                    parts["normalize"] += t1 - t0
+                    parts["redact"] += t2 - t1
+                    parts["build_step"] += t3 - t2
+                    parts["search_document"] += t4 - t3
+
+    sql_times: dict[str, list[float]] = {}
+
+    def timed(execute, sql, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            sql_times.setdefault(" ".join(sql.split())[:60], []).append(time.perf_counter() - t)
+
+    if args.sql:
+        connection.execute_wrappers.append(timed)
+    profiler = cProfile.Profile() if args.cprofile else None
+    t0, c0 = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    work()
+    if profiler:
+        profiler.disable()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"{args.stage}: {n_spans} spans in {wall:.2f}s wall, {cpu:.2f}s CPU of this process -> "
+          f"{n_spans / wall:.0f} spans/s wall, {cpu / n_spans * 1e6:.0f} us CPU/span ({connection.vendor})")
+    if args.stage == "normalize":
+        print("  " + ", ".join(f"{k} {v / n_spans * 1e6:.0f} us" for k, v in parts.items()) + " (CPU per span)")
+    for sql, times in sorted(sql_times.items(), key=lambda kv: -sum(kv[1])):
+        print(f"{sum(times):8.3f}s {len(times):5d}x  {sql}")
+    if profiler:
+        profiler.dump_stats(args.cprofile)
+        stats = pstats.Stats(args.cprofile)
+        stats.sort_stats("cumulative").print_stats(args.top)
+        stats.sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

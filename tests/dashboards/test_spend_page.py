@@ -1,0 +1,184 @@
+"""The spend page: tables under every chart, CSV downloads, and the same numbers as the API."""
+import csv
+import io
+import json
+from decimal import Decimal
+
+import pytest
+
+from tests.diff_spend_builders import agent_run, minutes_ago, send  # noqa: F401 (send is a fixture)
+from tracing.spend_report import GROUPS
+
+pytestmark = pytest.mark.django_db
+
+ALL = {"range": "all"}
+TOTAL = Decimal("0.03953")
+
+
+@pytest.fixture
+def spend_data(send):
+    """Three runs over two agents, three models, tools with a reported cost, tags, and one unpriced run."""
+    send(agent_run(tools=("search", "fetch", "search"), tool_cost="0.01", user="ana",
+                                    session="s-1", tags=("eu", "beta"), start_ms=minutes_ago(90))[1])
+    send(agent_run(agent="planner", model="o3-mini", tools=("search",), reasoning=60, cached=500,
+                                    user="li", tags=("eu",), start_ms=minutes_ago(30))[1])
+    send(agent_run(agent="planner", model="house-7b", provider="acme", tools=(),
+                                    tool_error="boom", start_ms=minutes_ago(10))[1])
+
+
+def csv_rows(response):
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def api(client, **params):
+    response = client.get("/api/v1/spend", {"project": "acme", **params})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_anonymous_is_sent_to_login_and_strangers_get_404(client, project, django_user_model):
+    assert client.get("/p/acme/spend/").status_code == 302
+    client.force_login(django_user_model.objects.create_user("mallory", password="x"))
+    assert client.get("/p/acme/spend/").status_code == 404
+
+
+def test_page_shows_totals_unpriced_apart_and_explains_costs(client, alice, spend_data):
+    client.force_login(alice)
+    response = client.get("/p/acme/spend/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    totals = response.context["totals"]
+    assert totals["unpriced_calls"] == 2 and totals["unpriced_tokens"] == 2200
+    # gpt-4o run: 2 × (1,000 × $2.50 + 100 × $10)/M + 3 tools × $0.01 = $0.037; o3-mini run: 2 × (500 × $1.10
+    # + 500 cached × $0.55 + 100 × $4.40)/M = $0.00253; the house model is unpriced.
+    assert totals["cost_usd"] == TOTAL
+    assert "How costs are computed" in html and "genai-prices" in html and "answer / no tool" in html
+    for name in ("fig-over-time", "fig-breakdown", "fig-cost-per-run"):
+        assert f'<script id="{name}" type="application/json">' in html
+    assert "<script>" not in html  # no inline script: the CSP would refuse it
+
+
+def test_api_page_table_and_csv_show_the_same_numbers(client, alice, spend_data):
+    client.force_login(alice)
+    for group_by in GROUPS:
+        page = client.get("/p/acme/spend/", {**ALL, "group_by": group_by})
+        table = [[c["value"] for c in row] for row in page.context["breakdown_table"]["rows"]]
+        data = api(client, **ALL, group_by=group_by)
+        downloaded = csv_rows(client.get("/p/acme/spend/", {**ALL, "group_by": group_by, "format": "csv",
+                                                            "table": "breakdown"}))
+        assert [r["key"] for r in data["rows"]] == [row[0] for row in table] == [r[group_by] for r in downloaded]
+        assert [r["cost_usd"] for r in data["rows"]] == [row[1] for row in table] == [r["cost_usd"] for r in downloaded]
+        assert [str(r["unpriced_calls"]) for r in data["rows"]] == [r["unpriced_calls"] for r in downloaded]
+        if group_by != "tag":  # a run's tags each carry all of it
+            assert sum(Decimal(r["cost_usd"]) for r in downloaded) == Decimal(data["totals"]["cost_usd"]), group_by
+
+
+def test_tool_breakdown_splits_llm_cost_among_requested_tools(client, alice, spend_data):
+    rows = {r["key"]: r for r in api(client.force_login(alice) or client, **ALL, group_by="tool")["rows"]}
+    assert rows["fetch"]["cost_usd"] == "0.0111666666"  # a third of $0.0035, plus its own $0.01
+    assert rows["answer / no tool"]["unpriced_calls"] == 2
+    assert all(isinstance(r["cost_usd"], str) for r in rows.values())
+
+
+def test_filters_pick_runs_like_the_runs_list(client, alice, spend_data):
+    client.force_login(alice)
+    assert api(client, **ALL, agent="planner")["totals"]["runs"] == 2
+    assert api(client, **ALL, model="o3-mini")["totals"]["cost_usd"] == "0.0025300000"
+    assert api(client, **ALL, tag="beta")["totals"]["runs"] == 1
+    assert api(client, **ALL, user="li", provider="openai")["totals"]["runs"] == 1
+    assert api(client, **ALL, status="in_progress")["totals"]["runs"] == 0
+
+
+def test_time_range_presets_and_custom_dates(client, alice, spend_data):
+    client.force_login(alice)
+    assert api(client)["totals"]["runs"] == 3  # default: the last 7 days
+    assert api(client, since="2020-01-01", until="2020-12-31")["totals"]["cost_usd"] == "0.0000000000"
+    by_day = api(client, group_by="day", range="24h")["rows"]
+    assert sum(Decimal(r["cost_usd"]) for r in by_day) == TOTAL
+
+
+def test_every_table_downloads_as_csv(client, alice, spend_data):
+    client.force_login(alice)
+    for table in ("over_time", "cost_per_run", "top_runs", "top_steps"):
+        rows = csv_rows(client.get("/p/acme/spend/", {"format": "csv", "table": table}))
+        assert rows, table
+    over_time = csv_rows(client.get("/p/acme/spend/", {"format": "csv", "table": "over_time", "range": "24h"}))
+    assert sum(Decimal(r["cost_usd"]) for r in over_time) == TOTAL
+    assert sum(int(r["runs"]) for r in csv_rows(client.get("/p/acme/spend/", {"format": "csv", "table": "cost_per_run"}))) == 2
+
+
+def test_csv_cells_from_spans_cannot_become_formulas(client, alice, send):
+    send(agent_run(tools=("=HYPERLINK(\"http://evil\")",), start_ms=minutes_ago(5))[1])
+    client.force_login(alice)
+    rows = csv_rows(client.get("/p/acme/spend/", {"format": "csv", "table": "tool"}))
+    assert {r["tool"] for r in rows} == {"'=HYPERLINK(\"http://evil\")", "answer / no tool"}
+
+
+def test_hostile_keys_are_escaped_in_page_and_chart_labels(client, alice, send):
+    send(agent_run(tools=("<img src=x onerror=alert(1)>",), start_ms=minutes_ago(5))[1])
+    client.force_login(alice)
+    html = client.get("/p/acme/spend/", {"group_by": "tool"}).content.decode()
+    assert "<img src=x" not in html
+    figure = json.loads(html.split('<script id="fig-breakdown" type="application/json">')[1].split("</script>")[0])
+    assert "&lt;img src=x onerror=alert(1)&gt;" in figure["data"][0]["y"]  # plotly shows entities as text
+
+
+def test_bad_parameters(client, alice, spend_data):
+    client.force_login(alice)
+    assert client.get("/api/v1/spend", {"project": "acme", "since": "yesterday"}).status_code == 400
+    assert client.get("/api/v1/spend", {"project": "acme", "group_by": "color"}).status_code == 400
+    page = client.get("/p/acme/spend/", {"since": "not a date", "range": "custom"})
+    assert page.status_code == 200 and "showing the default range" in page.content.decode()
+
+
+def test_api_needs_a_read_key_or_a_session(client, project, api_key, spend_data):
+    from tracing.models import ApiKey
+
+    assert client.get("/api/v1/spend").status_code == 401
+    _, ingest_only = ApiKey.issue(project, scopes=("ingest",))
+    assert client.get("/api/v1/spend", HTTP_AUTHORIZATION=f"Bearer {ingest_only}").status_code == 403
+    response = client.get("/api/v1/spend", {"range": "all"}, HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    assert response.status_code == 200 and response.json()["totals"]["runs"] == 3
+
+
+def test_spend_page_query_budget(client, alice, spend_data, django_assert_max_num_queries):
+    client.force_login(alice)
+    for params in ({}, {"group_by": "tool", "stack": "agent", "model": "gpt-4o", "status": "ok", "range": "90d"}):
+        with django_assert_max_num_queries(18):
+            assert client.get("/p/acme/spend/", params).status_code == 200
+
+
+def test_a_date_as_until_means_the_end_of_that_day():
+    from datetime import datetime, timezone
+
+    from dashboards.diff_spend_forms import SpendForm
+
+    form = SpendForm({"since": "2025-10-09", "until": "2025-10-09"})
+    assert form.is_valid(), form.errors
+    f = form.filters(datetime.now(timezone.utc))
+    assert (f.since, f.until) == (datetime(2025, 10, 9, tzinfo=timezone.utc), datetime(2025, 10, 10, tzinfo=timezone.utc))
+    at = SpendForm({"since": "2025-10-09T14:30:00+02:00", "until": "2025-10-09T15:10Z"})
+    assert at.is_valid() and at.filters(datetime.now(timezone.utc)).since == datetime(2025, 10, 9, 12, tzinfo=timezone.utc)
+    assert at.filters(datetime.now(timezone.utc)).until == datetime(2025, 10, 9, 16, tzinfo=timezone.utc)  # whole hours
+
+
+def test_over_time_widens_its_bars_to_cover_all_time(client, alice, project, send):
+    project.retention_days = 3650
+    project.save()
+    send(agent_run(start_ms=0)[1])  # 2025-10-09, long before the other
+    send(agent_run(start_ms=minutes_ago(5))[1])
+    client.force_login(alice)
+    response = client.get("/p/acme/spend/", {"format": "csv", "table": "over_time", "range": "all"})
+    rows = csv.DictReader(io.StringIO(response.content.decode()))
+    assert rows.fieldnames[0] in ("week", "month")
+    assert sum(Decimal(r["cost_usd"]) for r in rows) == Decimal("0.014")  # 2 runs × 2 × $0.0035
+
+
+def test_spend_older_than_the_projects_retention_is_not_shown(client, alice, project, send):
+    send(agent_run(start_ms=0)[1])  # 2025-10-09: older than the 30 days acme keeps
+    send(agent_run(start_ms=minutes_ago(5))[1])
+    client.force_login(alice)
+    data = api(client, range="all")
+    assert data["totals"]["runs"] == 1 and data["totals"]["cost_usd"] == "0.0070000000"
+    assert data["since"] is not None
