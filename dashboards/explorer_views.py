@@ -53,7 +53,14 @@ def run_detail(request, slug, trace_id):
         "charts": {"context": charts.context_size(steps), "cost": charts.cumulative_cost(steps)},
         **_tree_chunk(steps, 0),
     }
+    if steps:  # the first step's pane comes with the page; a deep link to another one loads it
+        ctx.update(_pane_ctx(Step.objects.get(project=project, trace_id=run.trace_id, span_id=steps[0].span_id)))
     return render(request, "dashboards/run.html", ctx)
+
+
+def _pane_ctx(step):
+    ran_by = run_queries.requested_tool_steps(step) if step.kind == "llm" else {}
+    return {"step": step, "pane": step_display.pane(step, ran_by)}
 
 
 def _tree_chunk(steps, start):
@@ -84,8 +91,7 @@ def run_step(request, slug, trace_id, span_id):
     """The step pane, loaded on demand (htmx) so a 2,000-step run page stays light."""
     project = access_project(request, slug)
     run, step = _step(project, trace_id, span_id)
-    ran_by = run_queries.requested_tool_steps(step) if step.kind == "llm" else {}
-    ctx = {"project": project, "run": run, "step": step, "pane": step_display.pane(step, ran_by)}
+    ctx = {"project": project, "run": run, **_pane_ctx(step)}
     return render(request, "dashboards/_step_pane.html", ctx)
 
 

@@ -167,14 +167,17 @@ def tokens(step) -> list[tuple[str, int | None, str]]:
     ]
 
 
-def requested_calls(step, ran_by: dict[str, str]) -> list[dict]:
-    """The tool calls an LLM step asked for, each linked to the tool step that ran it (if any)."""
+def requested_calls(step, ran_by: dict[str, str], output: dict) -> list[dict]:
+    """The tool calls an LLM step asked for, each linked to the tool step that ran it (if any).
+    Arguments are shown here only when the output messages did not already show them."""
+    shown = {p.get("id") for m in output["messages"] for p in m.get("parts", []) if p.get("kind") == "tool_call"}
     calls = []
     for i, call in enumerate(step.tool_calls or []):
         if isinstance(call, dict):
             call_id = str(call.get("id") or "")
+            args = None if call_id and call_id in shown else clip(call.get("arguments"), ["tool_calls", i, "arguments"])
             calls.append({"id": call_id, "name": str(call.get("name") or ""), "span": ran_by.get(call_id, ""),
-                          "clip": clip(call.get("arguments"), ["tool_calls", i, "arguments"])})
+                          "clip": args})
     return calls
 
 
@@ -193,9 +196,10 @@ def pane(step, ran_by: dict[str, str] | None = None) -> dict:
         "error_message": clip(step.error_message, ["error_message"]),
     }
     if llm:
+        output = conversation(step.output, "output")
         ctx.update(system=system_messages(step.system_instructions), input=conversation(step.input, "input"),
-                   output=conversation(step.output, "output"), tools=tool_definitions(step.tool_definitions),
-                   tool_calls=requested_calls(step, ran_by or {}))
+                   output=output, tools=tool_definitions(step.tool_definitions),
+                   tool_calls=requested_calls(step, ran_by or {}, output))
     else:
         ctx.update(input_clip=clip(step.input, ["input"]), output_clip=clip(step.output, ["output"]),
                    arguments=clip(step.tool_arguments, ["tool_arguments"]),

@@ -5,8 +5,9 @@
 
 Spend: RUNS runs of STEPS steps each (1M steps by default) spread over 90 days. Their SpendBuckets
 are made by the same attribution code the indexer runs (tracing.spend.trace_buckets) and inserted
-with their Runs; the Steps themselves are not stored (the pages never scan them). Then the spend
-page (90 days, with and without filters), a CSV and the API are timed through Django's test client.
+with their Runs, then the hourly SpendHour cells summed from them; the Steps themselves are not
+stored (the pages never scan them). Then the spend page (90 days, with and without filters), a CSV
+and the API are timed through Django's test client.
 Diff: two 1,000-step runs indexed from OTLP spans (tracing.indexer.index_spans), diff page + API timed.
 """
 import argparse
@@ -32,8 +33,11 @@ from django.db import transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from tracing import pricing  # noqa: E402
-from tracing.models import Membership, Project, Run, SpendBucket  # noqa: E402
-from tracing.spend import trace_buckets  # noqa: E402
+from django.db.models import Sum  # noqa: E402
+
+from tracing.models import Membership, Project, Run, SpendBucket, SpendHour, SpendRun  # noqa: E402
+from tracing.spend_models import SUMMED  # noqa: E402
+from tracing.spend import costliest_step, to_units, trace_buckets  # noqa: E402
 
 MODELS = [("openai", "gpt-4o"), ("openai", "o3-mini"), ("anthropic", "claude-sonnet-4-5"), ("acme", "house-7b")]
 TOOLS = ["search", "fetch", "get_weather", "book_flight", "send_email", "sql"]
@@ -72,7 +76,7 @@ def synthetic_run(rng, trace_id, start_ns, steps):
 def load_spend(project, runs, steps, now):
     rng = random.Random(1)
     started = time.perf_counter()
-    buckets, run_rows = [], []
+    buckets, run_rows, spend_runs = [], [], []
     for i in range(runs):
         trace_id = f"{i:032x}"
         start = now - timedelta(days=90) + timedelta(seconds=rng.uniform(0, 90 * 86400 - 3600))
@@ -84,21 +88,32 @@ def load_spend(project, runs, steps, now):
                             started_at=start, steps=steps, cost_usd=sum(costs, Decimal(0)) if costs else None,
                             unpriced_calls=sum(1 for r in rows if r["kind"] == "llm" and r["cost_usd"] is None),
                             user_id=run["user_id"], session_id=run["session_id"], tags=run["tags"]))
+        r, top = run_rows[-1], costliest_step(rows)
+        spend_runs.append(SpendRun(project=project, trace_id=trace_id, started_at=start, status=r.status,
+                                   user_id=r.user_id, session_id=r.session_id, unpriced_calls=r.unpriced_calls,
+                                   cost_units=to_units(r.cost_usd) if r.cost_usd is not None else None,
+                                   top_span_id=top[0] if top else "", top_step_units=top[1] if top else None))
         for (hour, dim, key), amounts in trace_buckets(run, rows).items():
             buckets.append(SpendBucket(project=project, trace_id=trace_id, hour=hour, dimension=dim, key=key, **amounts))
         if len(buckets) > 50_000:
-            flush(run_rows, buckets)
-    flush(run_rows, buckets)
+            flush(run_rows, buckets, spend_runs)
+    flush(run_rows, buckets, spend_runs)
+    cells = (SpendBucket.objects.filter(project=project).values("hour", "dimension", "key")
+             .annotate(**{f"s_{f}": Sum(f) for f in SUMMED}))
+    SpendHour.objects.bulk_create([SpendHour(project=project, hour=c["hour"], dimension=c["dimension"], key=c["key"],
+                                             **{f: c[f"s_{f}"] for f in SUMMED}) for c in cells.iterator()],
+                                  batch_size=2000)
     print(f"loaded {runs:,} runs × {steps} steps = {runs * steps:,} steps → "
-          f"{SpendBucket.objects.filter(project=project).count():,} bucket rows in {time.perf_counter() - started:.0f} s")
+          f"{SpendBucket.objects.filter(project=project).count():,} per-run rows, "
+          f"{SpendHour.objects.filter(project=project).count():,} hourly cells in {time.perf_counter() - started:.0f} s")
 
 
-def flush(run_rows, buckets):
+def flush(*lists):
     with transaction.atomic():
-        Run.objects.bulk_create(run_rows, batch_size=2000)
-        SpendBucket.objects.bulk_create(buckets, batch_size=2000)
-    run_rows.clear()
-    buckets.clear()
+        for rows in lists:
+            if rows:
+                type(rows[0]).objects.bulk_create(rows, batch_size=2000)
+                rows.clear()
 
 
 def timed(client, url, repeat=3):
@@ -151,7 +166,7 @@ def main():
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     Project.objects.filter(slug="bench").delete()
-    project = Project.objects.create(name="Bench", slug="bench")
+    project = Project.objects.create(name="Bench", slug="bench", retention_days=90)
     user = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_user("bench", password="bench")
     Membership.objects.create(user=user, project=project, role=Membership.ADMIN)
     client = Client()

@@ -229,4 +229,4 @@ class RedactionRule(models.Model):
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="redaction_rule_unique")]
 
 
-from tracing.spend_models import SpendBucket, SpendHour  # noqa: E402,F401  (spend buckets: their own module, see tracing/spend.py)
+from tracing.spend_models import SpendBucket, SpendHour, SpendRun  # noqa: E402,F401  (spend buckets: their own module, see tracing/spend.py)

@@ -1,5 +1,6 @@
 """Spend attribution: what each run's steps cost, attributed per hour to model, provider, agent,
-tool, user, session and tag, and the SpendBucket rows that keep it for the spend page.
+tool, user, session and tag; and its upkeep at index time in the SpendBucket (per run) and
+SpendHour (per hour) tables the spend page reads (see tracing.spend_models).
 
 What counts, as for Run totals: the cost of every non-agent step that has one (agent spans
 repeat their children's totals), tokens of LLM and embedding calls, and LLM/embedding calls
@@ -20,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from tracing import pricing
-from tracing.spend_models import MONEY_UNIT, TOTALS, SpendBucket
+from tracing.spend_models import MONEY_UNIT, TOTALS, SpendBucket, SpendRun
 from tracing.steps import COST_COMPUTED
 
 ANSWER = "answer / no tool"
@@ -101,7 +102,7 @@ def tool_shares(step: dict[str, Any], amounts: dict[str, int]) -> list[tuple[str
     """[(tool key, amounts)] for the tool dimension; see the module docstring."""
     kind = step["kind"]
     if kind in ("tool", "retrieval"):
-        return [(step.get("tool_name") or step.get("name") or UNNAMED_TOOL, amounts)]
+        return [((step.get("tool_name") or step.get("name") or UNNAMED_TOOL)[:200], amounts)]
     calls = [c for c in step.get("tool_calls") or [] if isinstance(c, dict)] if kind == "llm" else []
     if not calls:
         has_any = kind in TOKEN_KINDS or amounts["cost_units"]
@@ -140,9 +141,8 @@ def _agents(steps: list[dict[str, Any]], run_agent: str) -> dict[str, str]:
 def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
     """{(hour, dimension, key): amounts} for one run. `run` carries agent, user_id, session_id, tags."""
     agents = _agents(steps, run.get("agent") or "")
-    tags = [str(t)[:200] for t in run.get("tags") or []] or [""]
+    tags = list(dict.fromkeys(str(t)[:200] for t in run.get("tags") or [])) or [""]  # a repeated tag counts once
     out: dict[tuple, dict[str, Any]] = defaultdict(lambda: dict.fromkeys((*SPLIT, *COUNTS, "runs"), 0))
-    top: tuple[int, int, str] | None = None  # (units, -start, span_id) of the costliest step
 
     def add(hour, dim, key, amounts):
         row = out[(hour, dim, key)]
@@ -152,54 +152,69 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[tupl
     for s in steps:
         hour = hour_of(s["start_ns"])
         amounts = step_amounts(s)
-        costed = s["kind"] != "agent" and s.get("cost_usd") is not None
         for dim, key in ((TOTALS, ""), ("agent", agents[s["span_id"]]), ("user", run.get("user_id") or ""),
                          ("session", run.get("session_id") or "")):
             add(hour, dim, key[:200], amounts)
         for tag in tags:
             add(hour, "tag", tag, amounts)
-        if s["kind"] in TOKEN_KINDS or costed:
+        if s["kind"] in TOKEN_KINDS or _costed(s):
             add(hour, "model", (s.get("model") or "")[:200], amounts)
             add(hour, "provider", (s.get("provider") or "")[:100], amounts)
         for tool, share in tool_shares(s, amounts):
             add(hour, "tool", tool, share)
-        if costed and (top is None or (amounts["cost_units"], -s["start_ns"]) > top[:2]):
-            top = (amounts["cost_units"], -s["start_ns"], s["span_id"])
 
     first: dict[tuple[str, str], datetime] = {}
     for hour, dim, key in out:
         if (dim, key) not in first or hour < first[(dim, key)]:
             first[(dim, key)] = hour
     for (dim, key), hour in first.items():
-        row = out[(hour, dim, key)]
-        row["runs"] = 1
-        if dim == TOTALS and top is not None:
-            row["top_span_id"], row["top_step_units"] = top[2], top[0]
+        out[(hour, dim, key)]["runs"] = 1
     return dict(out)
 
 
+def _costed(step: dict[str, Any]) -> bool:
+    return step["kind"] != "agent" and step.get("cost_usd") is not None
+
+
+def costliest_step(steps: list[dict[str, Any]]) -> tuple[str, int] | None:
+    """(span_id, cost units) of the run's most expensive step (the earliest on a tie), or None."""
+    costed = [s for s in steps if _costed(s)]
+    if not costed:
+        return None
+    top = max(costed, key=lambda s: (to_units(s["cost_usd"]), -s["start_ns"]))
+    return top["span_id"], to_units(top["cost_usd"])
+
+
 def recompute_buckets(project_id: int, trace_ids: Iterable[str]) -> None:
-    """Rebuild the SpendBucket rows of these runs from their Steps (delete + insert: a replay gives
-    the same rows), then the SpendHour cells they touched. Runs are recomputed first; the caller
-    holds the traces' locks (tracing.indexer)."""
+    """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
+    replay gives the same rows), then the SpendHour cells they touched. Runs are recomputed first;
+    the caller holds the traces' locks (tracing.indexer)."""
     from tracing.models import Run, Step
 
     trace_ids = list(trace_ids)
-    runs = {r["trace_id"]: r for r in Run.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-            .values("trace_id", "agent", "user_id", "session_id", "tags")}
+    runs = {r["trace_id"]: r for r in Run.objects.filter(project_id=project_id, trace_id__in=trace_ids).values(
+        "trace_id", "agent", "user_id", "session_id", "tags", "started_at", "status", "cost_usd", "unpriced_calls")}
     steps: dict[str, list[dict]] = defaultdict(list)
     for s in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
               .order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES)):
         steps[s["trace_id"]].append(s)
-    rows = []
+    rows, run_rows = [], []
     for trace_id, run in runs.items():
         for (hour, dim, key), amounts in trace_buckets(run, steps.get(trace_id, [])).items():
             rows.append(SpendBucket(project_id=project_id, trace_id=trace_id, hour=hour, dimension=dim, key=key,
                                     **amounts))
+        top = costliest_step(steps.get(trace_id, []))
+        run_rows.append(SpendRun(
+            project_id=project_id, trace_id=trace_id, started_at=run["started_at"], status=run["status"],
+            user_id=run["user_id"], session_id=run["session_id"], unpriced_calls=run["unpriced_calls"],
+            cost_units=to_units(run["cost_usd"]) if run["cost_usd"] is not None else None,
+            top_span_id=top[0] if top else "", top_step_units=top[1] if top else None))
     stored = SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids)
     touched = set(stored.values_list("hour", "dimension", "key").distinct())
     stored.delete()
     SpendBucket.objects.bulk_create(rows, batch_size=1000)
+    SpendRun.objects.filter(project_id=project_id, trace_id__in=trace_ids).delete()
+    SpendRun.objects.bulk_create(run_rows, batch_size=1000)
     recompute_hours(project_id, touched | {(r.hour, r.dimension, r.key) for r in rows})
 
 

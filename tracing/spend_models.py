@@ -4,6 +4,8 @@
   Steps whenever it is indexed (a replay gives the same rows). Filtered views read these.
 - SpendHour: the same per (hour, dimension, key) over all runs, recomputed from SpendBuckets for
   the cells a run touched. Unfiltered views read these: months of spend are a few thousand rows.
+- SpendRun: one narrow row per run (cost, status, costliest step) for run-level numbers: cost per
+  run, cost per successful run, top runs and steps — without scanning the wide Run table.
 
 Money is stored in integer units of 10^-10 USD, the precision of Step.cost_usd: integer SUMs
 are exact on SQLite too (its decimals are floats).
@@ -51,9 +53,6 @@ class SpendBucket(SpendAmounts):
     hour = models.DateTimeField()  # UTC hour the contributing steps started in
     dimension = models.CharField(max_length=10)
     key = models.CharField(max_length=200, blank=True)  # "" = none reported (no model, no user, untagged...)
-    # On the run's earliest totals row: its most expensive step, for "top steps" without scanning Steps.
-    top_span_id = models.CharField(max_length=16, blank=True)
-    top_step_units = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -61,8 +60,8 @@ class SpendBucket(SpendAmounts):
         ]
         indexes = [
             models.Index(fields=["project", "dimension", "hour"], name="spend_dim_hour"),
-            models.Index(fields=["project", "dimension", "key", "hour"], name="spend_dim_key"),
-            models.Index(fields=["project", "-top_step_units"], name="spend_top_step"),
+            # "runs that used this model / tag / agent": answered from the index alone.
+            models.Index(fields=["project", "dimension", "key", "trace_id"], name="spend_dim_key"),
         ]
 
     def __str__(self):
@@ -81,3 +80,29 @@ class SpendHour(SpendAmounts):
 
     def __str__(self):
         return f"{self.hour:%Y-%m-%d %H}h {self.dimension}={self.key}"
+
+
+class SpendRun(models.Model):
+    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    started_at = models.DateTimeField()
+    # ok and error are final once indexed; in progress / incomplete change without indexing (the sweep),
+    # so filters on those read Run.
+    status = models.CharField(max_length=12)
+    user_id = models.CharField(max_length=200, blank=True)
+    session_id = models.CharField(max_length=200, blank=True)
+    cost_units = models.BigIntegerField(null=True, blank=True)  # None: no priced step
+    unpriced_calls = models.PositiveIntegerField(default=0)
+    top_span_id = models.CharField(max_length=16, blank=True)  # its costliest step, for "top steps"
+    top_step_units = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="spend_run_unique")]
+        indexes = [
+            models.Index(fields=["project", "started_at"], name="spend_run_started"),
+            models.Index(fields=["project", "-cost_units"], name="spend_run_cost"),
+            models.Index(fields=["project", "-top_step_units"], name="spend_run_top_step"),
+        ]
+
+    def __str__(self):
+        return f"{self.trace_id} {self.cost_units}"

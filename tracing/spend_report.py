@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
-from django.db.models.functions import Floor, Trunc
+from django.db.models.functions import Trunc
 
 from tracing.models import Run, Step
-from tracing.spend import from_units
-from tracing.spend_models import DIMENSIONS, SUMMED, TOTALS, SpendBucket, SpendHour
+from tracing.spend import from_units, to_units
+from tracing.spend_models import DIMENSIONS, MONEY_UNIT, SUMMED, TOTALS, SpendBucket, SpendHour, SpendRun
 
 GROUPS = (*DIMENSIONS, "day")
 STACKS = ("model", "provider", "agent")
@@ -32,6 +32,7 @@ SHARE_PLACES = Decimal("0.0001")
 # Over-time bar width by range length: at most a few hundred bars, even for years of (or hostile) timestamps.
 UNITS = (("hour", timedelta(days=3)), ("day", timedelta(days=180)), ("week", timedelta(days=3 * 365)),
          ("month", timedelta.max))
+FINAL_STATUSES = (Run.OK, Run.ERROR)  # set when a run is indexed, never changed after
 TOP_KEYS = 8  # over-time stacks: the costliest keys, the rest as "other"
 
 
@@ -78,18 +79,20 @@ def ceil_hour(t: datetime | None) -> datetime | None:
 
 
 def _run_q(project, f: SpendFilters) -> Q:
-    """The filters as a condition on trace_id, for buckets and Runs alike."""
+    """The filters as a condition on trace_id: runs that used the model, tool, tag... at any time."""
     q = Q()
     for dim, key in f.dimension_filters().items():
         q &= Q(trace_id__in=SpendBucket.objects.filter(project=project, dimension=dim, key=key).values("trace_id"))
-    if f.status:
+    if f.status in FINAL_STATUSES:
+        q &= Q(trace_id__in=SpendRun.objects.filter(project=project, status=f.status).values("trace_id"))
+    elif f.status:  # may have changed since the run was indexed (the sweep marks runs incomplete)
         q &= Q(trace_id__in=Run.objects.filter(project=project, status=f.status).values("trace_id"))
     return q
 
 
-def buckets(project, f: SpendFilters, dimension: str, per_run: bool = False) -> QuerySet:
+def buckets(project, f: SpendFilters, dimension: str) -> QuerySet:
     """The spend rows of one dimension in the range: hourly cells, or per-run rows when filters pick runs."""
-    if per_run or f.picks_runs:
+    if f.picks_runs:
         qs = SpendBucket.objects.filter(_run_q(project, f), project=project, dimension=dimension)
     else:
         qs = SpendHour.objects.filter(project=project, dimension=dimension)
@@ -101,7 +104,8 @@ def buckets(project, f: SpendFilters, dimension: str, per_run: bool = False) -> 
 
 
 def runs(project, f: SpendFilters) -> QuerySet:
-    qs = Run.objects.filter(_run_q(project, f), project=project)
+    """SpendRun rows of the runs picked that started in the range."""
+    qs = SpendRun.objects.filter(_run_q(project, f), project=project)
     if f.since:
         qs = qs.filter(started_at__gte=f.since)
     if f.until:
@@ -217,31 +221,34 @@ BINS = 12
 
 
 def cost_per_run(project, f: SpendFilters) -> dict[str, Any]:
-    """Distribution of run cost, cost per successful run, runs whose cost is partly unknown: in SQL."""
+    """Distribution of run cost, cost per successful run, runs whose cost is partly unknown."""
     qs = runs(project, f)
     unpriced, ok = Q(unpriced_calls__gt=0), Q(status=Run.OK)
     agg = qs.aggregate(
-        runs=Count("id"), priced_runs=Count("cost_usd"), max=Max("cost_usd"),
-        unknown_cost_runs=Count("id", filter=unpriced & Q(cost_usd__isnull=True)),
-        partly_unpriced_runs=Count("id", filter=unpriced & Q(cost_usd__isnull=False)),
-        successful_runs=Count("id", filter=ok), ok_priced=Count("cost_usd", filter=ok),
-        ok_cost=Sum("cost_usd", filter=ok), successful_partly_unpriced=Count("id", filter=ok & unpriced),
+        runs=Count("id"), priced_runs=Count("cost_units"), max=Max("cost_units"),
+        unknown_cost_runs=Count("id", filter=unpriced & Q(cost_units__isnull=True)),
+        partly_unpriced_runs=Count("id", filter=unpriced & Q(cost_units__isnull=False)),
+        successful_runs=Count("id", filter=ok), ok_priced=Count("cost_units", filter=ok),
+        ok_cost=Sum("cost_units", filter=ok), successful_partly_unpriced=Count("id", filter=ok & unpriced),
     )
-    priced = qs.exclude(cost_usd__isnull=True).order_by("cost_usd").values_list("cost_usd", flat=True)
-    n = agg["priced_runs"]
-    agg["median"] = priced[n // 2] if n else None
-    agg["p90"] = priced[min(n - 1, int(n * 0.9))] if n else None
+    priced = qs.exclude(cost_units__isnull=True).order_by("cost_units").values_list("cost_units", flat=True)
+    n, top = agg["priced_runs"], agg.pop("max")
+    agg["median"] = from_units(priced[n // 2]) if n else None
+    agg["p90"] = from_units(priced[min(n - 1, int(n * 0.9))]) if n else None
+    agg["max"] = from_units(top) if n else None
     ok_priced, ok_cost = agg.pop("ok_priced"), agg.pop("ok_cost")
-    agg["cost_per_successful_run"] = (ok_cost / ok_priced).quantize(Decimal("1e-10")) if ok_priced else None
-    agg["bins"] = _bins(qs, agg["max"]) if n else []
+    agg["cost_per_successful_run"] = (from_units(ok_cost) / ok_priced).quantize(MONEY_UNIT) if ok_priced else None
+    agg["bins"] = _bins(qs, top) if n else []
     return agg
 
 
-def _bins(qs: QuerySet, top: Decimal) -> list[dict[str, Any]]:
+def _bins(qs: QuerySet, top_units: int) -> list[dict[str, Any]]:
     """Bins of a round width (1, 2 or 5 × 10^k) from 0 past the largest run cost: [{low, high, runs}]."""
-    width = _round_width(max(top, Decimal("1e-6")) / BINS)
-    counts = [0] * (int(top // width) + 1)
-    for b, n in (qs.exclude(cost_usd__isnull=True).annotate(b=Floor(F("cost_usd") / width))
+    width = _round_width(max(from_units(top_units), Decimal("1e-6")) / BINS)
+    width_units = to_units(width)
+    counts = [0] * (max(top_units, 0) // width_units + 1)
+    # Integer division in SQL (both columns are integers): the bin of each run, counted in the database.
+    for b, n in (qs.exclude(cost_units__isnull=True).annotate(b=F("cost_units") / width_units)
                  .values("b").annotate(n=Count("id")).values_list("b", "n")):
         counts[min(max(int(b), 0), len(counts) - 1)] += n
     return [{"low": width * i, "high": width * (i + 1), "runs": n} for i, n in enumerate(counts)]
@@ -257,13 +264,16 @@ def _round_width(raw: Decimal) -> Decimal:
 
 
 def top_runs(project, f: SpendFilters, n: int = 10) -> list[Run]:
-    return list(runs(project, f).exclude(cost_usd__isnull=True).order_by("-cost_usd", "-started_at")[:n])
+    ids = list(runs(project, f).exclude(cost_units__isnull=True).order_by("-cost_units", "-started_at")
+               .values_list("trace_id", flat=True)[:n])
+    found = {r.trace_id: r for r in Run.objects.filter(project=project, trace_id__in=ids)}
+    return [found[t] for t in ids if t in found]
 
 
 def top_steps(project, f: SpendFilters, n: int = 10) -> list[dict[str, Any]]:
-    """The costliest step of each run (kept on its totals bucket), costliest first."""
-    tops = list(buckets(project, f, TOTALS, per_run=True).filter(top_step_units__isnull=False)
-                .order_by("-top_step_units", "trace_id").values_list("trace_id", "top_span_id")[:n])
+    """The costliest step of each run, costliest first."""
+    tops = list(runs(project, f).filter(top_step_units__isnull=False).order_by("-top_step_units", "trace_id")
+                .values_list("trace_id", "top_span_id")[:n])
     found = {(s["trace_id"], s["span_id"]): s for s in Step.objects.filter(
         project=project, trace_id__in={t for t, _ in tops}, span_id__in={s for _, s in tops}).values(
         "trace_id", "span_id", "name", "kind", "model", "provider", "tool_name", "cost_usd", "cost_source",

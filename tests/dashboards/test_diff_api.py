@@ -62,3 +62,21 @@ def test_another_projects_key_cannot_diff_these_runs(client, two_runs):
 
     _, other_key = ApiKey.issue(Project.objects.create(name="Other", slug="other"))
     assert get(client, other_key, a=two_runs[0], b=two_runs[1]).status_code == 404
+
+
+def test_span_numbers_beyond_64_bits_still_encode(api_key, client, send):
+    import json
+
+    from tests.otlp_builders import new_span_id, span
+
+    trace_id, spans = agent_run(tools=())
+    spans.append(span(trace_id, new_span_id(), "execute_tool calc", parent=spans[-1].span_id.hex(), attrs={
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "calc",
+        "gen_ai.tool.call.result": json.dumps({"n": 2**80})}))
+    send(spans)
+    other, other_spans = agent_run(tools=())
+    send(other_spans)
+    response = get(client, api_key, a=trace_id, b=other)
+    assert response.status_code == 200
+    removed = [r for r in response.json()["rows"] if r["op"] == "removed"]
+    assert removed[0]["a"]["tool_result"] == {"n": 2**80}

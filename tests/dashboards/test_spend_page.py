@@ -53,6 +53,10 @@ def test_page_shows_totals_unpriced_apart_and_explains_costs(client, alice, spen
     # gpt-4o run: 2 × (1,000 × $2.50 + 100 × $10)/M + 3 tools × $0.01 = $0.037; o3-mini run: 2 × (500 × $1.10
     # + 500 cached × $0.55 + 100 × $4.40)/M = $0.00253; the house model is unpriced.
     assert totals["cost_usd"] == TOTAL
+    dist = response.context["dist"]
+    assert (dist["runs"], dist["priced_runs"], dist["unknown_cost_runs"], dist["successful_runs"]) == (3, 2, 1, 3)
+    assert dist["cost_per_successful_run"] == Decimal("0.019765")  # (0.037 + 0.00253) / 2 priced ok runs
+    assert (dist["median"], dist["max"]) == (Decimal("0.037"), Decimal("0.037"))
     assert "How costs are computed" in html and "genai-prices" in html and "answer / no tool" in html
     for name in ("fig-over-time", "fig-breakdown", "fig-cost-per-run"):
         assert f'<script id="{name}" type="application/json">' in html

@@ -3,7 +3,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from tracing import pricing
-from tracing.spend import ANSWER, from_units, split_cost, split_equally, step_amounts, to_units, trace_buckets
+from tracing.spend import (ANSWER, costliest_step, from_units, split_cost, split_equally, step_amounts, to_units,
+                           trace_buckets)
 from tracing.spend_models import TOTALS
 
 T0 = 1_760_000_000_000_000_000  # 2025-10-09 08:53:20 UTC
@@ -155,7 +156,7 @@ def test_a_run_counts_once_per_key_on_its_earliest_hour_and_keeps_its_costliest_
     assert len(totals) == 2
     first, last = sorted(totals)
     assert totals[first]["runs"] == 1 and totals[last]["runs"] == 0
-    assert totals[first]["top_span_id"] == late["span_id"] and from_units(totals[first]["top_step_units"]) == Decimal("0.0125")
+    assert costliest_step(steps) == (late["span_id"], to_units(Decimal("0.0125")))
     assert sum(v["runs"] for (_, d, k), v in buckets.items() if (d, k) == ("model", "gpt-4o")) == 1
 
 

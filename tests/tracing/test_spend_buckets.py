@@ -6,7 +6,7 @@ from django.db.models import Sum
 
 from tests.diff_spend_builders import agent_run, send  # noqa: F401 (send is a fixture)
 from tests.otlp_builders import span
-from tracing.models import Run, SpendBucket, SpendHour, Step
+from tracing.models import Run, SpendBucket, SpendHour, SpendRun, Step
 from tracing.spend_models import SUMMED
 from tracing.spend import ANSWER, from_units
 
@@ -17,7 +17,9 @@ def snapshot():
     return sorted(SpendBucket.objects.values_list(
         "trace_id", "hour", "dimension", "key", "cost_units", "llm_calls", "unpriced_calls", "unpriced_tokens",
         "tool_calls", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cache_savings_units",
-        "output_cost_units", "reasoning_cost_units", "runs", "top_span_id", "top_step_units"))
+        "output_cost_units", "reasoning_cost_units", "runs")) + sorted(SpendRun.objects.values_list(
+        "trace_id", "started_at", "status", "user_id", "session_id", "cost_units", "unpriced_calls", "top_span_id",
+        "top_step_units"))
 
 
 def hours_match_buckets():
@@ -50,9 +52,8 @@ def test_children_first_then_root_gives_the_buckets_of_one_batch(send):
     trace_id, spans = agent_run(tools=("search",), user="ana", session="s-1")
     send(spans)
     together = snapshot()
-    SpendBucket.objects.all().delete()
-    Step.objects.all().delete()
-    Run.objects.all().delete()
+    for model in (SpendBucket, SpendHour, SpendRun, Step, Run):
+        model.objects.all().delete()
     send(spans[:-1])  # the root (agent, user, session) arrives last
     assert cost_by("user", trace_id) == {"": Decimal("0.0070000000")}
     send(spans[-1:])
@@ -94,6 +95,7 @@ def test_unpriced_usage_stays_separate(send):
     row = SpendBucket.objects.get(dimension="totals")
     assert row.cost_units == 0 and row.unpriced_calls == 2 and row.unpriced_tokens == 2 * 1100
     assert Run.objects.get().cost_usd is None
+    assert SpendRun.objects.get().cost_units is None and SpendRun.objects.get().unpriced_calls == 2
 
 
 def test_each_project_keeps_its_own_buckets(project, send):
@@ -112,8 +114,8 @@ def test_rebuild_spend_recreates_the_buckets_indexing_made(send):
 
     send(agent_run(tools=("search", "fetch"), tags=("eu",))[1])
     before = snapshot()
-    SpendBucket.objects.all().delete()
-    SpendHour.objects.all().delete()
+    for model in (SpendBucket, SpendHour, SpendRun):
+        model.objects.all().delete()
     call_command("rebuild_spend", stdout=None)
     assert snapshot() == before and hours_match_buckets()
 

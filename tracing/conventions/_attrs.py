@@ -150,12 +150,15 @@ class Attrs:
     def __init__(self, attributes: Any):
         self._data: dict = attributes if isinstance(attributes, dict) else {}
         self.consumed: set[str] = set()
+        self._keys: list[str] | None = None
 
     def __contains__(self, key: str) -> bool:
         return key in self._data
 
     def keys(self) -> list[str]:
-        return [k for k in self._data if isinstance(k, str)]
+        if self._keys is None:  # every mapper's applies() asks; the attributes never change
+            self._keys = [k for k in self._data if isinstance(k, str)]
+        return list(self._keys)
 
     def peek(self, key: str, convert: Callable[[Any], Any] | None = None) -> Any:
         """Read without consuming (for hints such as server.address)."""
@@ -185,7 +188,8 @@ class Attrs:
         self.consumed.update(k for k in keys if k in self._data)
 
     def has_prefix(self, *prefixes: str) -> bool:
-        return any(k.startswith(prefixes) for k in self.keys())
+        self.keys()
+        return any(k.startswith(prefixes) for k in self._keys)
 
     def peek_under(self, prefix: str) -> dict[str, Any]:
         """{suffix: value} for every `prefix.suffix` key."""

@@ -26,7 +26,7 @@ def parse_json(value: Any) -> Any:
         decoded = orjson.loads(text)
     except (orjson.JSONDecodeError, TypeError, ValueError):
         return value
-    if _too_deep(decoded):
+    if _too_deep(decoded, text):
         return value
     return decoded
 
@@ -41,7 +41,11 @@ def parse_json_container(value: Any) -> Any:
     return value
 
 
-def _too_deep(value: Any) -> bool:
+def _too_deep(value: Any, text: str | bytes) -> bool:
+    # Nesting deeper than MAX_DEPTH needs more than MAX_DEPTH brackets in the text: skip the walk.
+    opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
+    if text.count(opening[0]) + text.count(opening[1]) <= MAX_DEPTH:
+        return False
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()

@@ -41,7 +41,9 @@ class Offers:
         return Sink(self, convention)
 
     def ranked(self, field: str, accept: Callable[[Offer], bool] | None = None) -> list[Offer]:
-        offers = [o for o in self._by_field.get(field, []) if accept is None or accept(o)]
+        offers = [o for o in self._by_field.get(field, ()) if accept is None or accept(o)]
+        if len(offers) < 2:  # the usual case: nothing to rank
+            return offers
         return sorted(offers, key=lambda o: (rank(field, o.source), o.seq))
 
     def best(self, field: str, accept: Callable[[Offer], bool] | None = None) -> Offer | None:

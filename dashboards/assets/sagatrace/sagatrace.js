@@ -125,7 +125,7 @@
       }, 40);
     }
 
-    function select(row) {
+    function select(row, quiet) {  // quiet: the default first selection leaves the URL as it was
       if (!row || row === current) return;
       reveal(row);
       if (current) { current.classList.remove("selected"); current.setAttribute("aria-selected", "false"); }
@@ -133,8 +133,9 @@
       row.classList.add("selected");
       row.setAttribute("aria-selected", "true");
       row.scrollIntoView({ block: "nearest" });
-      if (location.hash.slice(1) !== row.dataset.span) history.replaceState(null, "", "#" + row.dataset.span);
-      load(row.dataset.span);
+      if (!quiet && location.hash.slice(1) !== row.dataset.span) history.replaceState(null, "", "#" + row.dataset.span);
+      const shown = pane.querySelector(".pane");
+      if (!shown || shown.dataset.span !== row.dataset.span) load(row.dataset.span);  // the page brought the first
     }
 
     function move(step) {
@@ -192,11 +193,12 @@
     new MutationObserver(function () {  // a chunk of rows arrived (htmx swapped the "more" row)
       collect();
       if (wanted && index.has(wanted)) { select(rows[index.get(wanted)]); wanted = null; }
-      if (wanted && !section.querySelector("tr.more-rows")) { wanted = null; if (!current) select(rows[0]); }
+      if (wanted && !section.querySelector("tr.more-rows")) { wanted = null; if (!current) select(rows[0], true); }
     }).observe(section.querySelector("tbody"), { childList: true });
     collect();
     const linked = fromHash();
-    select(linked || (wanted ? null : rows[0]));
+    if (linked) select(linked);
+    else if (!wanted) select(rows[0], true);
   }
 
   function loadCharts(section) {
