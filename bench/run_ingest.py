@@ -52,6 +52,23 @@ def cpu_seconds(pids) -> float:
     return total / CLK
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU of the whole PostgreSQL server (every database: other users' load included): the
+    postmaster's own and reaped children's time plus its live children's. None if not visible."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if stat[stat.index("(") + 1:stat.rindex(")")] == "postgres" and fields[1] == "1":  # the postmaster
+            own = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK
+            return own + cpu_seconds(p for p in procs.descendants(int(entry)) if p != int(entry))
+    return None
+
+
 def machine_cpu() -> tuple[float, float]:
     """(busy, total) jiffies of all CPUs, from /proc/stat."""
     parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -157,6 +174,7 @@ def main(argv=None):
         busy0, total0 = machine_cpu()
         ours0 = {g: cpu_seconds(pid for r in roots for pid in procs.descendants(r)) for g, roots in groups.items()}
         self0 = cpu_seconds([os.getpid()])
+        pg0 = postgres_cpu_seconds()
         lg_args = loadgen.parser().parse_args([
             "--url", f"http://127.0.0.1:{port}/v1/traces", "--key", key, "--senders", str(args.senders),
             "--duration", str(args.duration), "--rate", str(args.rate), "--encoding", args.encoding,
@@ -167,6 +185,7 @@ def main(argv=None):
         result = loadgen.run(lg_args)
         wall = time.monotonic() - wall0
         busy1, total1 = machine_cpu()
+        pg1 = postgres_cpu_seconds()
         ours1 = {g: cpu_seconds(pid for r in roots for pid in procs.descendants(r)) for g, roots in groups.items()}
         pg_pids = [r[0] for r in pg(None, "SELECT pid FROM pg_stat_activity WHERE datname = %s", [args.db],
                                      db_url=db_url)]
@@ -188,7 +207,8 @@ def main(argv=None):
             "web_cpu_s": round(ours1["web"] - ours0["web"], 1),
             "worker_cpu_s": round(ours1["worker"] - ours0["worker"], 1),
             "loadgen_cpu_s": round(cpu_seconds([os.getpid()]) - self0, 1),
-            "pg_backends_of_bench_db_cpu_s": round(cpu_seconds(pg_pids), 1),
+            "pg_backends_of_bench_db_cpu_s_alive_at_end": round(cpu_seconds(pg_pids), 1),
+            "postgres_server_cpu_s_all_databases": round(pg1 - pg0, 1) if pg0 is not None and pg1 is not None else None,
             "loadavg_before": load_before,
             "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
         }

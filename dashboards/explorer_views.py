@@ -47,8 +47,12 @@ def run_detail(request, slug, trace_id):
     project = access_project(request, slug)
     run = access_run(project, trace_id)
     steps = run_queries.tree_rows(run)
+    timeline = run_queries.timeline(steps)
+    if request.GET.get("rows", "").isdigit():  # the next chunk of a long tree (see run_tree_rows.html)
+        ctx = {"project": project, "run": run, **_tree_chunk(steps, int(request.GET["rows"]))}
+        return render(request, "dashboards/run_tree_rows.html", ctx)
     ctx = {
-        "project": project, "run": run, "step_count": len(steps), "timeline": run_queries.timeline(steps),
+        "project": project, "run": run, "step_count": len(steps), "timeline": timeline,
         "cost": run_queries.cost_summary(run),
         "charts": {"context": charts.context_size(steps), "cost": charts.cumulative_cost(steps)},
         **_tree_chunk(steps, 0),
@@ -58,27 +62,16 @@ def run_detail(request, slug, trace_id):
     return render(request, "dashboards/run.html", ctx)
 
 
-def _pane_ctx(step):
-    ran_by = run_queries.requested_tool_steps(step) if step.kind == "llm" else {}
-    return {"step": step, "pane": step_display.pane(step, ran_by)}
-
-
 def _tree_chunk(steps, start):
+    """Long trees arrive in chunks: the page renders the first, then fetches the next one after
+    another (htmx), so a 2,000-step run is usable after its first rows, not after all of them."""
     end = start + TREE_CHUNK
     return {"rows": steps[start:end], "next_start": end if end < len(steps) else None}
 
 
-@login_required
-def run_tree(request, slug, trace_id):
-    """The next rows of a long step tree: the page fetches them one chunk after another (htmx), so a
-    2,000-step run is interactive after its first rows instead of after all of them."""
-    project = access_project(request, slug)
-    run = access_run(project, trace_id)
-    steps = run_queries.tree_rows(run)
-    run_queries.timeline(steps)
-    start = request.GET.get("start", "0")
-    ctx = {"project": project, "run": run, **_tree_chunk(steps, int(start) if start.isdigit() else 0)}
-    return render(request, "dashboards/run_tree_rows.html", ctx)
+def _pane_ctx(step):
+    ran_by = run_queries.requested_tool_steps(step) if step.kind == "llm" else {}
+    return {"step": step, "pane": step_display.pane(step, ran_by)}
 
 
 def _step(project, trace_id, span_id):

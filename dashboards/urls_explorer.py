@@ -5,7 +5,6 @@ from dashboards import api_runs, explorer_views
 urlpatterns = [
     path("p/<slug:slug>/runs/", explorer_views.runs_list, name="runs"),
     path("p/<slug:slug>/runs/<str:trace_id>/", explorer_views.run_detail, name="run"),
-    path("p/<slug:slug>/runs/<str:trace_id>/tree/", explorer_views.run_tree, name="run-tree"),
     path("p/<slug:slug>/runs/<str:trace_id>/steps/<str:span_id>/", explorer_views.run_step, name="run-step"),
     path("p/<slug:slug>/runs/<str:trace_id>/steps/<str:span_id>/value/", explorer_views.step_value,
          name="run-step-value"),

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection, models
 from django.db.models import Count, Max, Min, Q, Sum
 
-from tracing import pricing, search
+from tracing import dedupe, pricing, search
 from tracing.conventions import normalize
 from tracing.models import Run, Step
 from tracing.redaction import redactor_for
@@ -223,13 +223,16 @@ def _lock_traces(project_id: int, trace_ids: list[str]) -> None:
 
 def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
     """Every Run aggregate from its Steps: three set-based queries, one bulk upsert."""
+    # Duplicate LLM spans (a provider SDK's own span repeating the instrumentation's): mark them across
+    # all batches of these traces first; the aggregates below leave them out (tracing/dedupe.py).
+    dedupe.mark_duplicates(project_id, trace_ids)
     steps = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-    llm = Q(kind__in=TOKEN_KINDS)
+    llm = Q(kind__in=TOKEN_KINDS, duplicate_of="")  # dedupe: duplicates count toward no total
     totals = {
         row["trace_id"]: row
         for row in steps.values("trace_id").annotate(
             n=Count("id"),
-            llm_calls=Count("id", filter=Q(kind="llm")),
+            llm_calls=Count("id", filter=Q(kind="llm", duplicate_of="")),  # dedupe
             tool_calls=Count("id", filter=Q(kind="tool")),
             errors=Count("id", filter=Q(is_error=True)),
             input_tokens=Sum("input_tokens", filter=llm),
@@ -237,7 +240,7 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
             cache_read_tokens=Sum("cache_read_tokens", filter=llm),
             cache_write_tokens=Sum("cache_write_tokens", filter=llm),
             reasoning_tokens=Sum("reasoning_tokens", filter=llm),
-            cost=Sum("cost_usd", filter=~Q(kind="agent")),
+            cost=Sum("cost_usd", filter=~Q(kind="agent") & Q(duplicate_of="")),  # dedupe
             unpriced=Count("id", filter=llm & Q(cost_usd__isnull=True)),
             start=Min("start_ns"),
             end=Max("end_ns"),
@@ -250,7 +253,7 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
         steps.filter(Q(parent_span_id="") | ~Q(agent_name="") | ~Q(session_id="") | ~Q(user_id="") | ~Q(model=""))
         .order_by("trace_id", "start_ns")
         .values("trace_id", "span_id", "parent_span_id", "name", "kind", "is_error", "start_ns", "end_ns",
-                "agent_name", "session_id", "user_id", "tags", "service_name", "model")
+                "agent_name", "session_id", "user_id", "tags", "service_name", "model", "duplicate_of")
     ):
         ctx = context.setdefault(row["trace_id"], {"root": None, "agent": "", "session": "", "user": "", "tags": []})
         if not row["parent_span_id"] and ctx["root"] is None:
@@ -258,7 +261,8 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
         for field, source in (("agent", "agent_name"), ("session", "session_id"), ("user", "user_id")):
             ctx[field] = ctx[field] or row[source]
         ctx["tags"] = ctx["tags"] or row["tags"]
-        if row["kind"] in TOKEN_KINDS and row["model"] and row["model"] not in models[row["trace_id"]]:
+        if (row["kind"] in TOKEN_KINDS and row["model"] and not row["duplicate_of"]  # dedupe
+                and row["model"] not in models[row["trace_id"]]):
             models[row["trace_id"]].append(row["model"])
 
     now = datetime.now(dt_timezone.utc)

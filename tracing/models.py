@@ -142,6 +142,9 @@ class Step(models.Model):
     end_ns = models.BigIntegerField()
     # Which copy of a re-sent span wins: later end, then more attributes (order-independent).
     version = models.BigIntegerField(default=0)
+    # span_id of the LLM step this one describes again (a provider SDK's own span beside or under the
+    # instrumentation's): kept as a step, left out of run totals. Set by tracing.dedupe at index time.
+    duplicate_of = models.CharField(max_length=16, blank=True, default="")
 
     model = models.CharField(max_length=200, blank=True)
     request_model = models.CharField(max_length=200, blank=True)

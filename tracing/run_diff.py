@@ -22,7 +22,7 @@ class DiffError(LookupError):
 STEP_VALUES = ("trace_id", "span_id", "parent_span_id", "kind", "name", "is_error", "start_ns", "end_ns", "model",
                "provider", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
                "reasoning_tokens", "cost_usd", "tool_name", "tool_arguments", "tool_result", "input", "output",
-               "reasoning", "error_message", "error_type", "attributes")
+               "reasoning", "error_message", "error_type", "attributes", "duplicate_of")
 
 
 def step_dict(v: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +40,7 @@ def step_dict(v: dict[str, Any]) -> dict[str, Any]:
         "input": v["input"], "output": v["output"], "reasoning": v["reasoning"] or None,
         "error": (v["error_message"] or v["error_type"] or None) if v["is_error"] else None,
         "attributes": v["attributes"], "depth": v.get("depth", 0),
+        "duplicate_of": v["duplicate_of"] or None,  # tracing.dedupe: repeats that step, counts toward no total
     }
 
 
@@ -111,8 +112,14 @@ def diff_runs(run_a: Run, run_b: Run) -> dict[str, Any]:
     rows = diff.align_runs(steps_a, steps_b)
     return {
         "a": run_dict(run_a), "b": run_dict(run_b), "rows": rows,
-        "first_divergence": diff.first_divergence(rows), "totals": diff.totals_delta(steps_a, steps_b),
+        "first_divergence": diff.first_divergence(rows),
+        "totals": diff.totals_delta(_counted(steps_a), _counted(steps_b)),
     }
+
+
+def _counted(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps as Run totals count them: no duplicate LLM spans, no agent-span cost (it repeats its children's)."""
+    return [{**s, "cost_usd": None} if s["kind"] == "agent" else s for s in steps if not s.get("duplicate_of")]
 
 
 def display_row(row: dict[str, Any], index: int, first: int | None) -> dict[str, Any]:

@@ -4,7 +4,8 @@ SpendHour (per hour) tables the spend page reads (see tracing.spend_models).
 
 What counts, as for Run totals: the cost of every non-agent step that has one (agent spans
 repeat their children's totals), tokens of LLM and embedding calls, and LLM/embedding calls
-without a price counted as *unpriced* with their tokens — never as $0.
+without a price counted as *unpriced* with their tokens — never as $0. A duplicate LLM span
+(tracing.dedupe: a provider SDK's own span repeating the instrumentation's) counts for nothing.
 
 Tool attribution: an LLM call that requested tool calls has its cost and tokens split equally
 among those requests (integers in the stored precision; the remainder goes to the first request,
@@ -33,7 +34,7 @@ SPLIT = ("cost_units", *TOKENS, "unpriced_tokens", "cache_savings_units", "outpu
 COUNTS = ("llm_calls", "unpriced_calls", "tool_calls")
 STEP_VALUES = (
     "span_id", "parent_span_id", "kind", "name", "start_ns", "model", "provider", *TOKENS, "cost_usd",
-    "cost_source", "cost_breakdown", "tool_calls", "tool_name", "agent_name",
+    "cost_source", "cost_breakdown", "tool_calls", "tool_name", "agent_name", "duplicate_of",
 )
 _HOUR_NS = 3600 * 10**9
 
@@ -150,6 +151,8 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[tupl
             row[f] += v
 
     for s in steps:
+        if s.get("duplicate_of"):
+            continue  # the step it repeats already counts
         hour = hour_of(s["start_ns"])
         amounts = step_amounts(s)
         for dim, key in ((TOTALS, ""), ("agent", agents[s["span_id"]]), ("user", run.get("user_id") or ""),
@@ -173,7 +176,7 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[tupl
 
 
 def _costed(step: dict[str, Any]) -> bool:
-    return step["kind"] != "agent" and step.get("cost_usd") is not None
+    return step["kind"] != "agent" and step.get("cost_usd") is not None and not step.get("duplicate_of")
 
 
 def costliest_step(steps: list[dict[str, Any]]) -> tuple[str, int] | None:

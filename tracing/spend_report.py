@@ -78,12 +78,15 @@ def ceil_hour(t: datetime | None) -> datetime | None:
 # --- selections ------------------------------------------------------------------------
 
 
-def _run_q(project, f: SpendFilters) -> Q:
-    """The filters as a condition on trace_id: runs that used the model, tool, tag... at any time."""
+def _run_q(project, f: SpendFilters, on_spend_run: bool = False) -> Q:
+    """The filters as a condition on trace_id (runs that used the model, tool, tag... at any time),
+    or, `on_spend_run`, on the SpendRun rows themselves."""
     q = Q()
     for dim, key in f.dimension_filters().items():
         q &= Q(trace_id__in=SpendBucket.objects.filter(project=project, dimension=dim, key=key).values("trace_id"))
-    if f.status in FINAL_STATUSES:
+    if f.status in FINAL_STATUSES and on_spend_run:
+        q &= Q(status=f.status)
+    elif f.status in FINAL_STATUSES:
         q &= Q(trace_id__in=SpendRun.objects.filter(project=project, status=f.status).values("trace_id"))
     elif f.status:  # may have changed since the run was indexed (the sweep marks runs incomplete)
         q &= Q(trace_id__in=Run.objects.filter(project=project, status=f.status).values("trace_id"))
@@ -105,7 +108,7 @@ def buckets(project, f: SpendFilters, dimension: str) -> QuerySet:
 
 def runs(project, f: SpendFilters) -> QuerySet:
     """SpendRun rows of the runs picked that started in the range."""
-    qs = SpendRun.objects.filter(_run_q(project, f), project=project)
+    qs = SpendRun.objects.filter(_run_q(project, f, on_spend_run=True), project=project)
     if f.since:
         qs = qs.filter(started_at__gte=f.since)
     if f.until:

@@ -184,10 +184,10 @@ def test_two_thousand_step_run_opens_quickly(logged_in, project, django_assert_m
     chunks, start, times = [], explorer_views.TREE_CHUNK, []
     while start:
         t = time.perf_counter()
-        chunk = logged_in.get(f"{run_url(trace_id)}tree/?start={start}").content.decode()
+        chunk = logged_in.get(f"{run_url(trace_id)}?rows={start}").content.decode()
         times.append(time.perf_counter() - t)
         chunks.append(chunk)
-        found = re.search(r'tree/\?start=(\d+)"', chunk)
+        found = re.search(r'\?rows=(\d+)"', chunk)
         start = int(found.group(1)) if found else 0
     rows = re.findall(r'<tr id="([0-9a-f]{16})"', html + "".join(chunks))
     assert len(rows) == len(set(rows)) == 2000

@@ -347,3 +347,30 @@ def test_genai_messages_that_are_not_valid_json_stay_unmapped_verbatim():
 
     assert step.input is None
     assert step.unmapped["gen_ai.input.messages"] == '[{"role": "user", "parts": ['
+
+
+@pytest.mark.parametrize("stop_reason, finish", [("tool_use", "tool_call"), ("end_turn", "stop"),
+                                                 ("max_tokens", "length")])
+def test_genai_anthropic_sdk_native_stop_reason_is_the_finish_reason(stop_reason, finish):
+    # anthropic>=2 native tracing (scope com.anthropic.sdk.python) has no gen_ai.response.finish_reasons.
+    step = normalize(span({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+                           "gen_ai.request.model": "claude-sonnet-4-5", "anthropic.message.stop_reason": stop_reason},
+                          name="anthropic.messages.create"))
+
+    assert step.finish_reasons == [finish]
+    assert "anthropic.message.stop_reason" not in step.unmapped
+
+
+def test_genai_finish_reasons_attribute_outranks_the_anthropic_stop_reason():
+    step = normalize(span({"gen_ai.operation.name": "chat", "gen_ai.response.finish_reasons": ["length"],
+                           "anthropic.message.stop_reason": "end_turn"}))
+
+    assert step.finish_reasons == ["length"]
+
+
+def test_genai_cache_write_newest_name_is_read():
+    step = normalize(span({"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 1230,
+                           "gen_ai.usage.cache_read.input_tokens": 1024,
+                           "gen_ai.usage.cache_write.input_tokens": 180}))
+
+    assert (step.input_tokens, step.cache_read_tokens, step.cache_write_tokens) == (1230, 1024, 180)

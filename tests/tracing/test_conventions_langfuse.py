@@ -170,3 +170,95 @@ def test_langfuse_environment_outranks_the_resource_deployment_environment():
     step = normalize(span({"langfuse.environment": "staging"}, resource={"deployment.environment.name": "prod"}))
 
     assert step.environment == "staging"
+
+
+# --- usage_details as integrations send it (tests/fixtures/otlp: langfuse*-openai, langfuse*-anthropic-manual) ---
+
+OPENAI_CHAT_USAGE = {  # langfuse.openai passes OpenAI's raw usage object through, nested
+    "completion_tokens": 85, "prompt_tokens": 1200, "total_tokens": 1285,
+    "completion_tokens_details": {"accepted_prediction_tokens": 0, "audio_tokens": 0, "reasoning_tokens": 64,
+                                  "rejected_prediction_tokens": 0},
+    "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 1024},
+}
+
+
+def usage_step(usage):
+    return normalize(span({"langfuse.observation.type": "generation", "langfuse.observation.model.name": "o4-mini",
+                           "langfuse.observation.usage_details": json.dumps(usage)}))
+
+
+def tokens(step):
+    return (step.input_tokens, step.output_tokens, step.cache_read_tokens, step.cache_write_tokens,
+            step.reasoning_tokens)
+
+
+def test_langfuse_raw_nested_openai_usage_keeps_openai_semantics():
+    step = usage_step(OPENAI_CHAT_USAGE)
+
+    assert tokens(step) == (1200, 85, 1024, None, 64)  # prompt_tokens is cache-inclusive already
+    assert "langfuse.observation.usage_details" not in step.unmapped
+
+
+def test_langfuse_raw_openai_usage_reported_zero_cache_is_zero_not_absent():
+    usage = {**OPENAI_CHAT_USAGE, "prompt_tokens_details": {"cached_tokens": 0},
+             "completion_tokens_details": {"reasoning_tokens": 0}}
+
+    assert tokens(usage_step(usage)) == (1200, 85, 0, None, 0)
+
+
+def test_langfuse_raw_openai_responses_usage_is_cache_inclusive():
+    usage = {"input_tokens": 1200, "output_tokens": 85, "total_tokens": 1285,
+             "input_tokens_details": {"cached_tokens": 1024}, "output_tokens_details": {"reasoning_tokens": 64}}
+
+    assert tokens(usage_step(usage)) == (1200, 85, 1024, None, 64)
+
+
+def test_langfuse_raw_anthropic_usage_adds_the_cache_back():
+    usage = {"input_tokens": 26, "output_tokens": 96, "cache_read_input_tokens": 1024,
+             "cache_creation_input_tokens": 180}
+
+    assert tokens(usage_step(usage)) == (1230, 96, 1024, 180, None)
+
+
+def test_langfuse_own_cache_exclusive_input_with_anthropic_cache_keys():
+    usage = {"input": 26, "output": 96, "cache_read_input_tokens": 1024, "cache_creation_input_tokens": 180}
+
+    assert tokens(usage_step(usage)) == (1230, 96, 1024, 180, None)
+
+
+def test_langfuse_output_as_a_raw_anthropic_content_block_list_becomes_one_assistant_message():
+    blocks = [{"signature": "c2ln", "thinking": "Call the tool.", "type": "thinking"},
+              {"text": "Let me check.", "type": "text"},
+              {"id": "toolu_1", "input": {"city": "Paris"}, "name": "get_weather", "type": "tool_use"}]
+    step = normalize(span({**GENERATION, "langfuse.observation.output": json.dumps(blocks)}))
+
+    assert step.output == [{"role": "assistant", "parts": [
+        {"type": "reasoning", "content": "Call the tool."}, {"type": "text", "content": "Let me check."},
+        {"type": "tool_call", "id": "toolu_1", "name": "get_weather", "arguments": {"city": "Paris"}}]}]
+    assert step.tool_calls == [{"id": "toolu_1", "name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert step.reasoning == "Call the tool."
+
+
+def test_langfuse_list_of_untyped_values_as_output_is_kept_as_received():
+    step = normalize(span({**GENERATION, "langfuse.observation.output": '[{"score": 1}, {"score": 2}]'}))
+
+    assert step.output == [{"score": 1}, {"score": 2}]
+
+
+@pytest.mark.parametrize("recorded, arguments", [
+    ({"args": [], "kwargs": {"city": "Paris"}}, {"city": "Paris"}),  # @observe(as_type="tool")
+    ({"args": ["Paris"], "kwargs": {}}, "Paris"),
+    ({"city": "Paris"}, {"city": "Paris"}),  # start_as_current_observation(input=...)
+])
+def test_langfuse_tool_observe_envelope_is_unwrapped_to_the_call_arguments(recorded, arguments):
+    step = normalize(span({"langfuse.observation.type": "tool", "langfuse.observation.input": json.dumps(recorded)},
+                          name="get_weather"))
+
+    assert (step.kind, step.tool_arguments) == ("tool", arguments)
+
+
+def test_langfuse_observe_envelope_on_an_agent_stays_its_input():
+    recorded = {"args": ["What's the weather?"], "kwargs": {}}
+    step = normalize(span({"langfuse.observation.type": "agent", "langfuse.observation.input": json.dumps(recorded)}))
+
+    assert step.input == recorded

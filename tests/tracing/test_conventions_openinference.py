@@ -352,3 +352,37 @@ def test_openinference_gemini_json_becomes_messages():
     assert step.reasoning == "Need a lookup."
     assert step.tool_calls == [{"id": None, "name": "weather", "arguments": {"city": "Oslo"}}]
     assert (step.finish_reasons, step.provider) == (["stop"], "gcp.gen_ai")
+
+
+def test_openinference_tool_call_listed_in_contents_and_tool_calls_is_one_call():
+    # openinference-instrumentation-anthropic writes an Anthropic tool_use block twice on one message.
+    call = {"id": "toolu_1", "function.name": "get_weather", "function.arguments": '{"city": "Paris"}'}
+    attributes = {"openinference.span.kind": "LLM", "llm.output_messages.0.message.role": "assistant",
+                  "llm.output_messages.0.message.contents.0.message_content.type": "text",
+                  "llm.output_messages.0.message.contents.0.message_content.text": "Let me check.",
+                  "llm.output_messages.0.message.contents.1.message_content.type": "tool_use"}
+    for key, value in call.items():
+        attributes[f"llm.output_messages.0.message.contents.1.tool_call.{key}"] = value
+        attributes[f"llm.output_messages.0.message.tool_calls.0.tool_call.{key}"] = value
+    step = normalize(span(attributes))
+
+    assert step.tool_calls == [{"id": "toolu_1", "name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert [p["type"] for p in step.output[0]["parts"]] == ["text", "tool_call"]
+
+
+def test_openinference_distinct_tool_calls_without_ids_are_all_kept():
+    attributes = {"openinference.span.kind": "LLM", "llm.output_messages.0.message.role": "assistant"}
+    for k in (0, 1):
+        attributes[f"llm.output_messages.0.message.tool_calls.{k}.tool_call.function.name"] = "get_weather"
+        attributes[f"llm.output_messages.0.message.tool_calls.{k}.tool_call.function.arguments"] = '{"city": "Paris"}'
+
+    assert len(normalize(span(attributes)).tool_calls) == 2
+
+
+def test_openinference_requested_model_comes_from_the_invocation_parameters():
+    # openinference-instrumentation-openai: llm.model_name is the response model; the model sent is
+    # only in llm.invocation_parameters.
+    step = normalize(span({"openinference.span.kind": "LLM", "llm.model_name": "o4-mini-2025-04-16",
+                           "llm.invocation_parameters": '{"model": "o4-mini", "reasoning_effort": "low"}'}))
+
+    assert (step.model, step.request_model) == ("o4-mini-2025-04-16", "o4-mini")

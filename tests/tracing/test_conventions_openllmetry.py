@@ -207,3 +207,30 @@ def test_openllmetry_vector_db_query_results_become_retrieval_documents():
     assert step.kind == "retrieval"
     assert step.output == [{"id": "a", "distance": 0.1, "document": "Refunds within 30 days."},
                            {"id": "b", "distance": 0.3}]
+
+
+def test_openllmetry_legacy_finish_reason_on_the_thinking_completion_is_the_answers():
+    # traceloop 0.45.x (anthropic): the thinking entry comes first and carries the finish reason.
+    step = normalize(span({
+        "llm.request.type": "completion", "gen_ai.system": "Anthropic", "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.completion.0.finish_reason": "tool_use",
+        "gen_ai.completion.0.role": "thinking", "gen_ai.completion.0.content": "Call get_weather.",
+        "gen_ai.completion.1.role": "assistant", "gen_ai.completion.1.content": "Let me check.",
+        "gen_ai.completion.1.tool_calls.0.id": "toolu_1", "gen_ai.completion.1.tool_calls.0.name": "get_weather",
+        "gen_ai.completion.1.tool_calls.0.arguments": '{"city": "Paris"}',
+    }, name="anthropic.chat"))
+
+    assert step.finish_reasons == ["tool_call"]
+    assert step.output == [{"role": "assistant", "finish_reason": "tool_call", "parts": [
+        {"type": "reasoning", "content": "Call get_weather."}, {"type": "text", "content": "Let me check."},
+        {"type": "tool_call", "id": "toolu_1", "name": "get_weather", "arguments": {"city": "Paris"}}]}]
+
+
+def test_openllmetry_traceloop_tool_envelope_is_unwrapped_to_the_call_arguments():
+    step = normalize(span({"traceloop.span.kind": "tool", "traceloop.entity.name": "get_weather",
+                           "traceloop.entity.input": '{"args": [], "kwargs": {"city": "Paris"}}',
+                           "traceloop.entity.output": '{"city": "Paris", "temperature_c": 22}'},
+                          name="get_weather.tool"))
+
+    assert (step.kind, step.tool_name, step.tool_arguments, step.tool_result) == (
+        "tool", "get_weather", {"city": "Paris"}, {"city": "Paris", "temperature_c": 22})

@@ -155,3 +155,17 @@ def test_logfire_request_and_response_data_become_messages():
     assert step.kind == "llm"
     assert step.input == [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}]
     assert step.output == [{"role": "assistant", "parts": [{"type": "text", "content": "Hello!"}]}]
+
+
+def test_pydantic_openai_tool_call_arguments_sent_as_a_json_string_are_decoded():
+    # With OpenAIChatModel, pydantic-ai keeps the provider's JSON string as the tool_call part's arguments.
+    output = [{"role": "assistant", "finish_reason": "tool_call", "parts": [
+        {"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}]}]
+    history = [{"role": "assistant", "parts": [
+        {"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}]}]
+    step = normalize(span({**MODEL_REQUEST, "gen_ai.output.messages": json.dumps(output),
+                           "gen_ai.input.messages": json.dumps(history)}))
+
+    assert step.tool_calls == [{"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert step.input[0]["parts"][0]["arguments"] == {"city": "Paris"}
+    assert step.finish_reasons == ["tool_call"]

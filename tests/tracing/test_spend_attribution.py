@@ -164,3 +164,12 @@ def test_an_empty_run_still_counts_as_a_run():
     buckets = trace_buckets(RUN, [agent("helper")])
     assert [v["runs"] for (_, d, _), v in buckets.items() if d == TOTALS] == [1]
     assert keys(buckets, "model") == set() and keys(buckets, "tool") == set()
+
+
+def test_a_duplicate_llm_span_counts_for_nothing():
+    original = llm(tools=("search",))
+    repeat = {**llm(model="gpt-4o-2024-08-06", tools=("search",)), "duplicate_of": original["span_id"]}
+    buckets = trace_buckets(RUN, [agent("helper"), original, repeat, tool("search")])
+    assert cost(buckets, TOTALS, "") == Decimal("0.0035")
+    assert keys(buckets, "model") == {"gpt-4o"}  # the repeat's model name adds no row, no run
+    assert costliest_step([original, {**repeat, "cost_usd": Decimal("1")}]) == (original["span_id"], 35_000_000)

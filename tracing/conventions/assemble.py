@@ -13,6 +13,7 @@ from .messages import (
     are_messages,
     finish_reasons_of,
     is_message_like,
+    parts_message,
     reasoning_of,
     system_parts_of,
     text_part,
@@ -110,7 +111,11 @@ def _coerce(value: Any, kind: str, role: str) -> Any:
     if isinstance(value, str):
         return [{"role": role, "parts": [text_part(value)]}]
     if isinstance(value, list):
-        return to_messages(value, role) or value
+        messages = to_messages(value, role)
+        if messages:
+            return messages
+        message = parts_message(value, role)  # a bare content-block list: one message
+        return [message] if message else value
     if isinstance(value, dict):
         converted = request_messages(value) if role == "user" else response_messages(value)
         if converted:

@@ -56,6 +56,9 @@ def map_span(span: SpanRecord, attrs: Attrs, out: Sink) -> None:
     out.offer("provider", "server.address", provider_from_host(attrs.peek("server.address")))
     map_call(attrs, out, lambda key: key)
     out.offer("reported_cost", "gen_ai.usage.cost", attrs.take("gen_ai.usage.cost", as_decimal))
+    # The Anthropic SDK's native tracing reports the stop reason only under its vendor namespace.
+    out.offer("finish_reasons", "anthropic.message.stop_reason",
+              attrs.take("anthropic.message.stop_reason", finish_reasons))
 
     # v1.26 attribute form of the content events: OpenAI-style messages as JSON strings.
     out.offer("input", CONTENT_EVENTS, attrs.take("gen_ai.prompt", lambda v: to_messages(v, "user")))

@@ -2,7 +2,10 @@
 cost details, level, and the trace-level session/user/tags/metadata.
 
 Langfuse's `input` usage key EXCLUDES cached tokens and `output` excludes reasoning
-(and audio) tokens; they are added back so the step follows GenAI semantics.
+(and audio) tokens; they are added back so the step follows GenAI semantics. Integrations
+also pass the provider's raw usage object through as `usage_details` (langfuse.openai sends
+OpenAI's nested `{prompt_tokens, completion_tokens, prompt_tokens_details: {cached_tokens},
+completion_tokens_details: {reasoning_tokens}}`): those keep the provider's own semantics.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from tracing.spans import STATUS_ERROR, SpanRecord
 
 from ._attrs import Attrs, as_decimal, as_int, as_str, as_tags
 from ._json import parse_json, parse_json_container
+from .messages import unwrap_call_envelope
 from .offers import Sink
 
 NAME = "langfuse"
@@ -53,7 +57,8 @@ def _content(attrs: Attrs, out: Sink) -> None:
     for side, tool_field in (("input", "tool_arguments"), ("output", "tool_result")):
         value = attrs.take(f"langfuse.observation.{side}", parse_json_container)
         out.offer(side, f"langfuse.observation.{side}", value)
-        out.offer(tool_field, f"langfuse.observation.{side}", value)
+        # @observe records a function's inputs as {"args": [...], "kwargs": {...}}: a tool's arguments are inside.
+        out.offer(tool_field, f"langfuse.observation.{side}", unwrap_call_envelope(value) if side == "input" and isinstance(value, dict) else value)
         out.offer(side, f"langfuse.trace.{side}", attrs.take(f"langfuse.trace.{side}", parse_json_container))
 
 
@@ -69,12 +74,19 @@ def _usage(attrs: Attrs, out: Sink) -> None:
 
 
 def usage_tokens(usage: dict) -> dict[str, int | None]:
-    """StepData token fields from Langfuse usage_details (cache/reasoning-exclusive totals)."""
-    cache_read = _first_int(usage, _CACHE_READ)
-    cache_write = _first_int(usage, _CACHE_WRITE)
-    if cache_write is None:
-        split = [as_int(usage.get(k)) for k in _CACHE_WRITE_SPLIT]
-        cache_write = sum(v for v in split if v is not None) if any(v is not None for v in split) else None
+    """StepData token fields from Langfuse usage_details: Langfuse's own keys (cache/reasoning-
+    exclusive `input` / `output`), else a raw OpenAI or Anthropic usage object passed through."""
+    if "input" in usage or "output" in usage:
+        return _langfuse_usage(usage)
+    if "prompt_tokens" in usage or "completion_tokens" in usage:
+        return _openai_chat_usage(usage)
+    if "input_tokens" in usage or "output_tokens" in usage:
+        return _provider_usage(usage)
+    return _langfuse_usage(usage)
+
+
+def _langfuse_usage(usage: dict) -> dict[str, int | None]:
+    cache_read, cache_write = _cache_read(usage), _cache_write(usage)
     reasoning = _first_int(usage, ("output_reasoning_tokens", "output_reasoning"))
     uncached, visible = as_int(usage.get("input")), as_int(usage.get("output"))
     audio_out = as_int(usage.get("output_audio_tokens"))
@@ -85,6 +97,64 @@ def usage_tokens(usage: dict) -> dict[str, int | None]:
         "cache_write_tokens": cache_write,
         "reasoning_tokens": reasoning,
     }
+
+
+def _openai_chat_usage(usage: dict) -> dict[str, int | None]:
+    """OpenAI Chat Completions usage: prompt_tokens includes the cache, completion_tokens the reasoning."""
+    return {
+        "input_tokens": as_int(usage.get("prompt_tokens")),
+        "output_tokens": as_int(usage.get("completion_tokens")),
+        "cache_read_tokens": _present(_nested_int(usage, "prompt_tokens_details", "cached_tokens"), _cache_read(usage)),
+        "cache_write_tokens": _cache_write(usage),
+        "reasoning_tokens": _present(_nested_int(usage, "completion_tokens_details", "reasoning_tokens"),
+                                     _first_int(usage, ("reasoning_tokens", "output_reasoning_tokens"))),
+    }
+
+
+def _provider_usage(usage: dict) -> dict[str, int | None]:
+    """`input_tokens` / `output_tokens`: OpenAI Responses (cache-inclusive, `input_tokens_details`)
+    or Anthropic Messages (cache-EXCLUSIVE: `cache_read_input_tokens` / `cache_creation_input_tokens`
+    beside it, added back)."""
+    tokens_in, tokens_out = as_int(usage.get("input_tokens")), as_int(usage.get("output_tokens"))
+    if isinstance(usage.get("input_tokens_details"), dict) or isinstance(usage.get("output_tokens_details"), dict):
+        return {
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "cache_read_tokens": _nested_int(usage, "input_tokens_details", "cached_tokens"),
+            "cache_write_tokens": None,
+            "reasoning_tokens": _nested_int(usage, "output_tokens_details", "reasoning_tokens"),
+        }
+    cache_read, cache_write = _cache_read(usage), _cache_write(usage)
+    return {
+        "input_tokens": None if tokens_in is None else tokens_in + (cache_read or 0) + (cache_write or 0),
+        "output_tokens": tokens_out,
+        "cache_read_tokens": cache_read,
+        "cache_write_tokens": cache_write,
+        "reasoning_tokens": None,
+    }
+
+
+def _cache_read(usage: dict) -> int | None:
+    return _first_int(usage, _CACHE_READ)
+
+
+def _cache_write(usage: dict) -> int | None:
+    cache_write = _first_int(usage, _CACHE_WRITE)
+    if cache_write is None:
+        split = [as_int(usage.get(k)) for k in _CACHE_WRITE_SPLIT]
+        cache_write = sum(v for v in split if v is not None) if any(v is not None for v in split) else None
+    return cache_write
+
+
+def _present(*values: int | None) -> int | None:
+    """The first reported count (a reported 0 counts)."""
+    return next((v for v in values if v is not None), None)
+
+
+def _nested_int(usage: dict, parent: str, key: str) -> int | None:
+    details = usage.get(parent)
+    value = as_int(details.get(key)) if isinstance(details, dict) else None
+    return value if value is not None else as_int(usage.get(f"{parent}.{key}"))  # flattened form
 
 
 def _first_int(d: dict, keys: tuple[str, ...]) -> int | None:

@@ -225,6 +225,55 @@ def _tool_calls(calls: list) -> list[dict[str, Any]]:
     return parts
 
 
+# Typed content blocks (GenAI parts, OpenAI/Anthropic/Vercel content items) that can make up one message.
+_PART_TYPES = _TEXT_TYPES | _REASONING_TYPES | _CALL_TYPES | _RESULT_TYPES | {
+    "image", "image_url", "input_image", "refusal", "redacted_thinking", "document", "file", "blob", "uri",
+    "server_tool_use", "server_tool_call", "server_tool_call_response", "web_search_tool_result",
+}
+
+
+def parts_message(value: Any, role: str) -> dict[str, Any] | None:
+    """One message from a bare list of typed content blocks, e.g. the Anthropic `content` list an
+    integration logged as the output ([{"type": "thinking"}, {"type": "text"}, {"type": "tool_use"}])."""
+    value = parse_json(value)
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(p, dict) and p.get("type") in _PART_TYPES for p in value):
+        return None
+    return {"role": role, "parts": [to_part(p) for p in value]}
+
+
+def dedupe_tool_calls(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop a tool_call part whose id an earlier tool_call part of the same message already has
+    (OpenInference lists an Anthropic tool_use both as a content item and in `tool_calls`)."""
+    seen: set[str] = set()
+    out = []
+    for part in parts:
+        call_id = part.get("id") if isinstance(part, dict) and part.get("type") == "tool_call" else None
+        if isinstance(call_id, str) and call_id:
+            if call_id in seen:
+                continue
+            seen.add(call_id)
+        out.append(part)
+    return out
+
+
+def unwrap_call_envelope(value: Any) -> Any:
+    """A decorated function's recorded inputs, `{"args": [...], "kwargs": {...}}` (traceloop
+    @tool/@task, Langfuse @observe) or LangChain's `{"inputs": ...}`: the call's own arguments
+    (the kwargs, or the single positional argument). Anything else comes back as is."""
+    value = parse_json(value)
+    if isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}:
+        args, kwargs = value.get("args") or [], value.get("kwargs") or {}
+        if not args and isinstance(kwargs, dict):
+            return kwargs
+        if isinstance(args, list) and len(args) == 1 and not kwargs:
+            return args[0]
+    if isinstance(value, dict) and set(value) == {"inputs"}:
+        return value["inputs"]
+    return value
+
+
 def to_messages(value: Any, default_role: str) -> list[dict[str, Any]] | None:
     """A list of messages from a list (or JSON string of one); None unless every item is a
     message, so a half-understood value is kept whole rather than silently trimmed."""

@@ -9,6 +9,7 @@ from tracing.spans import SpanRecord
 from ._attrs import Attrs, as_decimal, as_str, as_str_list, unflatten
 from ._json import parse_json, parse_json_container
 from .messages import (
+    dedupe_tool_calls,
     normalize_finish_reason,
     normalize_role,
     parse_arguments,
@@ -80,7 +81,9 @@ def _model(attrs: Attrs, out: Sink) -> None:
         out.offer("model", key, attrs.take_str(key))
     params = attrs.peek("llm.invocation_parameters", parse_json)  # request settings: left unmapped
     if isinstance(params, dict):
+        # The model as sent: the requested model (llm.model_name is the response model when known).
         out.offer("model", "llm.invocation_parameters", as_str(params.get("model")))
+        out.offer("request_model", "llm.invocation_parameters", as_str(params.get("model")))
     provider, system = attrs.take_str("llm.provider"), attrs.take_str("llm.system")
     out.offer("provider", "llm.provider" if provider else "llm.system", openinference_provider(provider, system))
 
@@ -142,7 +145,7 @@ def oi_message(entry: Any, default_role: str) -> dict | None:
         parts.append(tool_call_part(call.get("id"), _dig(function, "name"), _dig(function, "arguments")))
     if isinstance(message.get("function_call_name"), str):  # legacy function calling
         parts.append(tool_call_part(None, message["function_call_name"], message.get("function_call_arguments_json")))
-    result: dict[str, Any] = {"role": role, "parts": parts}
+    result: dict[str, Any] = {"role": role, "parts": dedupe_tool_calls(parts)}
     if isinstance(message.get("name"), str) and message["name"] and role != "tool":
         result["name"] = message["name"]
     return result

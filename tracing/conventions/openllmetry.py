@@ -10,7 +10,7 @@ from tracing.spans import SpanRecord
 
 from ._attrs import Attrs, as_str, is_index, span_events
 from ._json import parse_json, parse_json_container
-from .messages import normalize_finish_reason, reasoning_part, to_message, to_tool_definition
+from .messages import normalize_finish_reason, reasoning_part, to_message, to_tool_definition, unwrap_call_envelope
 from .offers import Sink
 from .precedence import VECTOR_DB_HINT
 
@@ -81,7 +81,7 @@ def _entity(attrs: Attrs, out: Sink, span_kind: str) -> None:
     if span_kind == "tool":
         out.offer("tool_name", "traceloop.entity.name", name)
     # Offered as step content and as tool call content; assemble keeps what the kind needs.
-    entity_input = attrs.take("traceloop.entity.input", _unwrap_input)
+    entity_input = attrs.take("traceloop.entity.input", unwrap_call_envelope)
     out.offer("input", "traceloop.entity.input", entity_input)
     out.offer("tool_arguments", "traceloop.entity.input", entity_input)
     entity_output = attrs.take("traceloop.entity.output", _unwrap_output)
@@ -97,20 +97,6 @@ def _entity(attrs: Attrs, out: Sink, span_kind: str) -> None:
 def _tool_definition(entry: Any) -> Any:
     """{name, description, parameters (JSON string)}; entries without a name are not definitions."""
     return to_tool_definition(entry) if isinstance(entry, dict) and isinstance(entry.get("name"), str) else None
-
-
-def _unwrap_input(value: Any) -> Any:
-    """{"args": [...], "kwargs": {...}} (the decorator's envelope) or {"inputs": ...} (LangChain)."""
-    value = parse_json(value)
-    if isinstance(value, dict) and set(value) <= {"args", "kwargs"} and value:
-        args, kwargs = value.get("args") or [], value.get("kwargs") or {}
-        if not args and isinstance(kwargs, dict):
-            return kwargs
-        if isinstance(args, list) and len(args) == 1 and not kwargs:
-            return args[0]
-    if isinstance(value, dict) and set(value) == {"inputs"}:
-        return value["inputs"]
-    return value
 
 
 def _unwrap_output(value: Any) -> Any:
@@ -136,21 +122,25 @@ def _message(entry: Any, default_role: str) -> dict | None:
 
 def _completions(entries: list) -> list[dict] | None:
     """Anthropic thinking blocks were written as their own completion, role `thinking`:
-    they become reasoning parts of the assistant message."""
-    messages, thinking = [], []
+    they become reasoning parts of the assistant message, and the finish reason such an entry
+    carries (0.4.x writes it on the first completion, the thinking one) becomes that message's."""
+    messages, thinking, reason = [], [], ""
     for entry in entries:
         if isinstance(entry, dict) and entry.get("role") == "thinking":
             if isinstance(entry.get("content"), str):
                 thinking.append(reasoning_part(entry["content"]))
+            reason = reason or normalize_finish_reason(entry.get("finish_reason"))
             continue
         message = _message(entry, "assistant")
         if message is not None:
             messages.append(message)
-    if thinking:
+    if thinking or reason:
         target = next((m for m in messages if m["role"] == "assistant"), None)
         if target is None:
             messages.insert(0, target := {"role": "assistant", "parts": []})
         target["parts"][:0] = thinking
+        if reason:
+            target.setdefault("finish_reason", reason)
     return messages or None
 
 

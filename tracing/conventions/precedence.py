@@ -62,6 +62,7 @@ SOURCES: dict[str, list[str]] = {
     "request_model": [
         "gen_ai.request.model",
         "llm.request.model_name",
+        "llm.invocation_parameters",
         "ai.model.id",
         "llm.model_name",
     ],
@@ -180,6 +181,7 @@ SOURCES: dict[str, list[str]] = {
         "gen_ai.response.stop_reason",
         "llm.response.stop_reason",
         "ai.response.finishReason",
+        "anthropic.message.stop_reason",  # the Anthropic SDK's own spans send only this
     ],
     "tool_name": ["gen_ai.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"],
     "tool_call_id": ["gen_ai.tool.call.id", "tool.id", "tool_call.id", "ai.toolCall.id"],

@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tracing.project')),
             ],
             options={
-                'indexes': [models.Index(fields=['project', 'started_at'], name='spend_run_started'), models.Index(fields=['project', '-cost_units'], name='spend_run_cost'), models.Index(fields=['project', '-top_step_units'], name='spend_run_top_step')],
+                'indexes': [models.Index(fields=['project', 'started_at', 'status', 'cost_units', 'unpriced_calls', 'top_step_units'], name='spend_run_started')],
                 'constraints': [models.UniqueConstraint(fields=('project', 'trace_id'), name='spend_run_unique')],
             },
         ),
