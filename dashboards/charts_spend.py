@@ -17,6 +17,7 @@ from dashboards.spend_tables import EMPTY_KEY
 PALETTE = ["#4f46e5", "#0891b2", "#db2777", "#ca8a04", "#16a34a", "#7c3aed", "#ea580c", "#64748b", "#94a3b8"]
 MAX_BARS = 15
 FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12, color="#1d2330")
+AXIS = dict(gridcolor="#eef0f3", linecolor="#e3e5ea", automargin=True)
 
 
 def label(key: str, dimension: str = "") -> str:
@@ -24,51 +25,46 @@ def label(key: str, dimension: str = "") -> str:
     return html.escape(text if len(text) <= 48 else text[:47] + "…")
 
 
-def _layout(fig: go.Figure, height: int = 320, **kwargs) -> dict[str, Any]:
-    layout = dict(
-        template="none", height=height, font=FONT, paper_bgcolor="#fff", plot_bgcolor="#fff",
-        margin=dict(l=60, r=20, t=10, b=40), hoverlabel=dict(font=FONT), showlegend=True,
-        legend=dict(orientation="h", y=-0.18, x=0),
-    )
-    fig.update_layout(**{**layout, **kwargs})
-    fig.update_xaxes(gridcolor="#eef0f3", linecolor="#e3e5ea", automargin=True)
-    fig.update_yaxes(gridcolor="#eef0f3", linecolor="#e3e5ea", automargin=True)
-    return fig.to_plotly_json()
+def _figure(traces: list[go.Bar], height: int = 320, xaxis: dict | None = None, yaxis: dict | None = None,
+            **layout: Any) -> dict[str, Any]:
+    # One go.Figure(...) call: plotly validates the whole figure once (update_* calls each validate again).
+    base = dict(template="none", height=height, font=FONT, paper_bgcolor="#fff", plot_bgcolor="#fff",
+                margin=dict(l=60, r=20, t=10, b=40), hoverlabel=dict(font=FONT), showlegend=True,
+                legend=dict(orientation="h", y=-0.18, x=0))
+    axes = dict(xaxis={**AXIS, **(xaxis or {})}, yaxis={**AXIS, **(yaxis or {})})
+    return go.Figure(data=traces, layout={**base, **layout, **axes}).to_plotly_json()
 
 
 def over_time(series: dict[str, Any], stack: str) -> dict[str, Any]:
-    """Stacked bars of priced cost per hour or day, one colour per key."""
-    fig = go.Figure()
+    """Stacked bars of priced cost per hour, day, week or month, one colour per key."""
     x = [p.isoformat() for p in series["periods"]]
-    for i, key in enumerate(series["keys"]):
-        fig.add_bar(x=x, y=[float(v) for v in series["cost"][key]], name=label(key, stack),
-                    marker_color=PALETTE[i % len(PALETTE)],
-                    hovertemplate="%{x}<br>%{fullData.name}: $%{y:.4f}<extra></extra>")
+    traces = [go.Bar(x=x, y=[float(v) for v in series["cost"][key]], name=label(key, stack),
+                     marker_color=PALETTE[i % len(PALETTE)],
+                     hovertemplate="%{x}<br>%{fullData.name}: $%{y:.4f}<extra></extra>")
+              for i, key in enumerate(series["keys"])]
     tick = {"hour": "%b %d %H:00", "month": "%b %Y"}.get(series["unit"], "%b %d")
-    return _layout(fig, barmode="stack", bargap=0.15, yaxis=dict(tickprefix="$", rangemode="tozero"),
+    return _figure(traces, barmode="stack", bargap=0.15, yaxis=dict(tickprefix="$", rangemode="tozero"),
                    xaxis=dict(type="date", tickformat=tick))
 
 
 def breakdown(rows: list[dict[str, Any]], group_by: str) -> dict[str, Any]:
     """Horizontal bars of the costliest keys (or days, as columns in date order)."""
-    fig = go.Figure()
     if group_by == "day":
-        fig.add_bar(x=[r["key"] for r in rows], y=[float(r["cost_usd"]) for r in rows], marker_color=PALETTE[0],
-                    hovertemplate="%{x}: $%{y:.4f}<extra></extra>")
-        return _layout(fig, showlegend=False, yaxis=dict(tickprefix="$"), xaxis=dict(type="category"))
+        bars = go.Bar(x=[r["key"] for r in rows], y=[float(r["cost_usd"]) for r in rows], marker_color=PALETTE[0],
+                      hovertemplate="%{x}: $%{y:.4f}<extra></extra>")
+        return _figure([bars], showlegend=False, yaxis=dict(tickprefix="$"), xaxis=dict(type="category"))
     top = rows[:MAX_BARS][::-1]  # plotly draws the first bar at the bottom
-    fig.add_bar(orientation="h", y=[label(r["key"], group_by) for r in top], x=[float(r["cost_usd"]) for r in top],
-                marker_color=PALETTE[0], customdata=[r["unpriced_calls"] for r in top],
-                hovertemplate="%{y}: $%{x:.4f}<br>unpriced calls: %{customdata}<extra></extra>")
-    return _layout(fig, height=max(180, 34 * len(top) + 60), showlegend=False, xaxis=dict(tickprefix="$"),
+    bars = go.Bar(orientation="h", y=[label(r["key"], group_by) for r in top], x=[float(r["cost_usd"]) for r in top],
+                  marker_color=PALETTE[0], customdata=[r["unpriced_calls"] for r in top],
+                  hovertemplate="%{y}: $%{x:.4f}<br>unpriced calls: %{customdata}<extra></extra>")
+    return _figure([bars], height=max(180, 34 * len(top) + 60), showlegend=False, xaxis=dict(tickprefix="$"),
                    yaxis=dict(type="category"), margin=dict(l=10, r=20, t=10, b=40))
 
 
 def cost_per_run(bins: list[dict[str, Any]]) -> dict[str, Any]:
-    fig = go.Figure()
-    fig.add_bar(x=[f"${_short(b['low'])}–${_short(b['high'])}" for b in bins], y=[b["runs"] for b in bins],
-                marker_color=PALETTE[1], hovertemplate="%{x}: %{y} runs<extra></extra>")
-    return _layout(fig, height=260, showlegend=False, xaxis=dict(type="category", tickangle=-30),
+    bars = go.Bar(x=[f"${_short(b['low'])}–${_short(b['high'])}" for b in bins], y=[b["runs"] for b in bins],
+                  marker_color=PALETTE[1], hovertemplate="%{x}: %{y} runs<extra></extra>")
+    return _figure([bars], height=260, showlegend=False, xaxis=dict(type="category", tickangle=-30),
                    yaxis=dict(title=dict(text="runs"), rangemode="tozero"))
 
 

@@ -50,3 +50,14 @@ def blocks(rows: list[dict[str, Any]], first: int | None) -> list[dict[str, Any]
     for block in out:
         block["collapsed"] = block["same"] and len(block["rows"]) >= run_diff.COLLAPSE_AT
     return out
+
+
+def page(result: dict[str, Any]) -> dict[str, Any]:
+    """The diff page's context from tracing.run_diff.diff_runs' result."""
+    rows, first = result["rows"], result["first_divergence"]
+    return {
+        **result, "blocks": blocks(rows, first), "totals_rows": run_diff.totals_rows(result["totals"]),
+        "divergence": row_view(rows[first], first, first) if first is not None else None,
+        "divergence_text": run_diff.divergence_summary(rows[first]) if first is not None else "",
+        "counts": {op: sum(r["op"] == op for r in rows) for op in ("same", "changed", "added", "removed")},
+    }

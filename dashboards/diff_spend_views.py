@@ -33,14 +33,7 @@ def diff_page(request, slug):
             canonical = {"a": run_a.trace_id, "b": run_b.trace_id}
             if request.GET.dict() != canonical:  # b=previous, a pasted id, a selection: a URL to share
                 return redirect(f"{reverse('diff', args=[project.slug])}?{urlencode(canonical)}")
-            result = run_diff.diff_runs(run_a, run_b)
-            first = result["first_divergence"]
-            ctx.update(result, run_a=run_a, run_b=run_b, blocks=diff_display.blocks(result["rows"], first),
-                       totals_rows=run_diff.totals_rows(result["totals"]),
-                       divergence=diff_display.row_view(result["rows"][first], first, first) if first is not None else None,
-                       divergence_text=run_diff.divergence_summary(result["rows"][first]) if first is not None else "",
-                       counts={op: sum(r["op"] == op for r in result["rows"])
-                               for op in ("same", "changed", "added", "removed")})
+            ctx.update(diff_display.page(run_diff.diff_runs(run_a, run_b)), run_a=run_a, run_b=run_b)
             return render(request, "dashboards/diff.html", ctx)
     ctx["form"] = DiffForm(list(recent_runs(project)[:RECENT_FOR_PICKER]), a, b)
     return render(request, "dashboards/diff_pick.html", ctx)
@@ -76,7 +69,7 @@ def spend_page(request, slug):
         "charts": {"over_time": charts_spend.over_time(series, opts["stack"]),
                    "breakdown": charts_spend.breakdown(rows, opts["group_by"]),
                    "cost_per_run": charts_spend.cost_per_run(dist["bins"])},
-        "suggestions": spend_report.filter_values(project, f, FILTER_LISTS), "filter_lists": FILTER_LISTS,
+        "suggestions": spend_report.filter_values(project, f, FILTER_LISTS, now), "filter_lists": FILTER_LISTS,
         "range_choices": RANGE_CHOICES,
         "stacks": spend_report.STACKS, "groups": spend_report.GROUPS, "empty_key": spend_tables.EMPTY_KEY,
         "price_version": pricing.price_version(), "answer_key": ANSWER,

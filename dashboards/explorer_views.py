@@ -90,11 +90,12 @@ def run_step(request, slug, trace_id, span_id):
 
 @login_required
 def step_value(request, slug, trace_id, span_id):
-    """A clipped value in full ("show all"), or a whole conversation (`?messages=1`)."""
+    """A clipped value in full ("show all"), or a whole conversation (`?messages=1`). Without a
+    `path`: the whole span as received."""
     project = access_project(request, slug)
     run, step = _step(project, trace_id, span_id)
     try:
-        path = json.loads(request.GET.get("path", ""))
+        path = json.loads(request.GET.get("path", '["raw"]'))
         value = step_display.resolve(step, path)
     except (ValueError, KeyError):
         raise Http404("No such value.")
@@ -110,8 +111,8 @@ def step_value(request, slug, trace_id, span_id):
 def session_detail(request, slug):
     project = access_project(request, slug)
     session_id = request.GET.get("id", "")
-    runs, totals = run_queries.session_runs(project, session_id) if session_id else ([], {})
-    if not runs:
-        raise Http404("No such session.")
+    if not session_id:
+        raise Http404("No session given.")
+    runs, totals = run_queries.session_runs(project, session_id)  # none yet: an empty page, like a filter
     ctx = {"project": project, "session_id": session_id, "runs": runs, "totals": totals}
     return render(request, "dashboards/session.html", ctx)

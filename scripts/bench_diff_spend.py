@@ -29,7 +29,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from tracing import pricing  # noqa: E402
@@ -103,6 +103,8 @@ def load_spend(project, runs, steps, now):
     SpendHour.objects.bulk_create([SpendHour(project=project, hour=c["hour"], dimension=c["dimension"], key=c["key"],
                                              **{f: c[f"s_{f}"] for f in SUMMED}) for c in cells.iterator()],
                                   batch_size=2000)
+    with connection.cursor() as cursor:  # table statistics, as autovacuum keeps them in steady state
+        cursor.execute("ANALYZE")
     print(f"loaded {runs:,} runs × {steps} steps = {runs * steps:,} steps → "
           f"{SpendBucket.objects.filter(project=project).count():,} per-run rows, "
           f"{SpendHour.objects.filter(project=project).count():,} hourly cells in {time.perf_counter() - started:.0f} s")

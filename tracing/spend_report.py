@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
-from django.db.models.functions import Trunc
 
 from tracing.models import Run, Step
 from tracing.spend import from_units, to_units
@@ -134,9 +133,13 @@ def _row(key: str, sums: dict[str, Any]) -> dict[str, Any]:
 def breakdown(project, f: SpendFilters, group_by: str) -> list[dict[str, Any]]:
     """One row per key (or per UTC day), costliest first; days in date order."""
     if group_by == "day":
-        qs = buckets(project, f, TOTALS).annotate(day=Trunc("hour", "day")).values("day")
-        rows = [_row(r["day"].date().isoformat(), r) for r in qs.annotate(**_sums()).order_by("day")]
-        return rows
+        days: dict[str, dict[str, int]] = {}
+        for r in buckets(project, f, TOTALS).values("hour").annotate(**_sums()):  # per hour, into days here
+            day = days.setdefault(r["hour"].date().isoformat(), {})
+            for name, value in r.items():
+                if name != "hour":
+                    day[name] = day.get(name, 0) + (value or 0)
+        return [_row(day, sums) for day, sums in sorted(days.items())]
     qs = buckets(project, f, group_by).values("key").annotate(**_sums())
     rows = [_row(r["key"], r) for r in qs]
     rows.sort(key=lambda r: (-r["cost_usd"], -r["unpriced_calls"], r["key"]))
@@ -157,8 +160,9 @@ def over_time(project, f: SpendFilters, stack: str, now: datetime) -> dict[str, 
     since = f.since or _first_hour(project, f) or floor_hour(now)
     until = f.until or ceil_hour(now)
     unit = next(u for u, span in UNITS if until - since <= span)
-    qs = buckets(project, f, stack).annotate(period=Trunc("hour", unit)).values("period", "key")
-    cells = list(qs.annotate(cost=Sum("cost_units"), unpriced=Sum("unpriced_calls")))
+    # Summed per hour in SQL, into days/weeks/months here: no per-row date function in the database.
+    cells = list(buckets(project, f, stack).values("hour", "key")
+                 .annotate(cost=Sum("cost_units"), unpriced=Sum("unpriced_calls")))
     by_key: dict[str, int] = {}
     for c in cells:
         by_key[c["key"]] = by_key.get(c["key"], 0) + (c["cost"] or 0)
@@ -169,7 +173,7 @@ def over_time(project, f: SpendFilters, stack: str, now: datetime) -> dict[str, 
     cost = {k: [0] * len(periods) for k in keys}
     unpriced = [0] * len(periods)
     for c in cells:
-        i = index.get(_floor(c["period"], unit))
+        i = index.get(_floor(c["hour"], unit))
         if i is None:
             continue
         key = c["key"] if c["key"] in cost else "(other)"
@@ -267,16 +271,19 @@ def _round_width(raw: Decimal) -> Decimal:
 
 
 def top_runs(project, f: SpendFilters, n: int = 10) -> list[Run]:
-    ids = list(runs(project, f).exclude(cost_units__isnull=True).order_by("-cost_units", "-started_at")
-               .values_list("trace_id", flat=True)[:n])
-    found = {r.trace_id: r for r in Run.objects.filter(project=project, trace_id__in=ids)}
-    return [found[t] for t in ids if t in found]
+    order = ("-cost_units", "-started_at")
+    # The inner query orders on the covering index alone; only the n rows it picks are read.
+    ids = runs(project, f).exclude(cost_units__isnull=True).order_by(*order).values("id")[:n]
+    picked = list(SpendRun.objects.filter(id__in=ids).order_by(*order).values_list("trace_id", flat=True))
+    found = {r.trace_id: r for r in Run.objects.filter(project=project, trace_id__in=picked)}
+    return [found[t] for t in picked if t in found]
 
 
 def top_steps(project, f: SpendFilters, n: int = 10) -> list[dict[str, Any]]:
     """The costliest step of each run, costliest first."""
-    tops = list(runs(project, f).filter(top_step_units__isnull=False).order_by("-top_step_units", "trace_id")
-                .values_list("trace_id", "top_span_id")[:n])
+    order = ("-top_step_units", "-started_at")
+    ids = runs(project, f).filter(top_step_units__isnull=False).order_by(*order).values("id")[:n]
+    tops = list(SpendRun.objects.filter(id__in=ids).order_by(*order).values_list("trace_id", "top_span_id"))
     found = {(s["trace_id"], s["span_id"]): s for s in Step.objects.filter(
         project=project, trace_id__in={t for t, _ in tops}, span_id__in={s for _, s in tops}).values(
         "trace_id", "span_id", "name", "kind", "model", "provider", "tool_name", "cost_usd", "cost_source",
@@ -284,13 +291,14 @@ def top_steps(project, f: SpendFilters, n: int = 10) -> list[dict[str, Any]]:
     return [found[k] for k in tops if k in found]
 
 
-def filter_values(project, f: SpendFilters, dimensions: tuple[str, ...], limit: int = 100) -> dict[str, list[str]]:
-    """Keys seen in the time range per dimension, offered as filter suggestions."""
-    qs = SpendHour.objects.filter(project=project, dimension__in=dimensions).exclude(key="")
-    if f.since:
-        qs = qs.filter(hour__gte=f.since)
+def filter_values(project, f: SpendFilters, dimensions: tuple[str, ...], now: datetime,
+                  limit: int = 100) -> dict[str, list[str]]:
+    """Keys seen in the last week of the range per dimension, offered as filter suggestions."""
+    end = f.until or ceil_hour(now)
+    qs = SpendHour.objects.filter(project=project, dimension__in=dimensions, hour__gte=end - timedelta(days=7),
+                                  hour__lt=end).exclude(key="")
     out: dict[str, list[str]] = {d: [] for d in dimensions}
-    for dim, key in qs.values_list("dimension", "key").distinct().order_by("dimension", "key")[:limit * len(dimensions)]:
+    for dim, key in sorted(set(qs.values_list("dimension", "key").distinct()[:limit * 20])):
         if len(out[dim]) < limit:
             out[dim].append(key)
     return out

@@ -116,7 +116,8 @@ def test_long_conversation_shows_ends_and_loads_the_middle(logged_in, project):
     assert "message number 50<" in full.content.decode()
 
 
-@pytest.mark.parametrize("path", ['["search_text"]', '["project"]', '["input", 99]', "nope", '["raw", "x", "y"]'])
+@pytest.mark.parametrize("path", ['["search_text"]', '["project"]', '["input", 99]', "nope", '["raw", "x", "y"]',
+                                  '"raw"', '[]'])
 def test_value_endpoint_only_serves_step_values(logged_in, project, path):
     trace_id, ids = make_run(project)
     response = logged_in.get(f"{run_url(trace_id)}steps/{ids['llm']}/value/?path={quote(path)}")

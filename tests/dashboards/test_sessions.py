@@ -44,17 +44,19 @@ def test_hostile_session_id_round_trips_and_is_escaped(logged_in, project):
     assert trace_id in html and "<script>alert(1)" not in html and "&lt;script&gt;" in html
 
 
-def test_unknown_or_empty_session_is_404(logged_in, project):
+def test_unknown_session_is_empty_and_no_session_is_404(logged_in, project):
     make_run(project)  # a run without a session must not make "" a session
-    assert logged_in.get(url("nope")).status_code == 404
+    response = logged_in.get(url("nope"))
+    assert response.status_code == 200 and "No runs with this session id" in response.content.decode()
     assert logged_in.get("/p/acme/session/").status_code == 404
+    assert logged_in.get("/p/acme/session/?id=").status_code == 404
 
 
 def test_other_projects_session_is_404(client, alice, project):
     other = Project.objects.create(name="Other", slug="other")
     make_run(other, session="theirs")
     client.force_login(alice)
-    assert client.get(url("theirs")).status_code == 404
+    assert "run-" not in client.get(url("theirs")).content.decode().split("<tbody>")[1]
     assert client.get("/p/other/session/?id=theirs").status_code == 404
 
 

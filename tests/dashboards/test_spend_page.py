@@ -79,7 +79,8 @@ def test_api_page_table_and_csv_show_the_same_numbers(client, alice, spend_data)
 
 
 def test_tool_breakdown_splits_llm_cost_among_requested_tools(client, alice, spend_data):
-    rows = {r["key"]: r for r in api(client.force_login(alice) or client, **ALL, group_by="tool")["rows"]}
+    client.force_login(alice)
+    rows = {r["key"]: r for r in api(client, **ALL, group_by="tool")["rows"]}
     assert rows["fetch"]["cost_usd"] == "0.0111666666"  # a third of $0.0035, plus its own $0.01
     assert rows["answer / no tool"]["unpriced_calls"] == 2
     assert all(isinstance(r["cost_usd"], str) for r in rows.values())

@@ -16,12 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db.models import Sum
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracing import pricing
 from tracing.conventions.providers import provider_from_model
 from tracing.indexer import ns_to_datetime
 from tracing.models import Run, Step
+from tracing.spend import to_units
+from tracing.spend_models import TOTALS, SpendBucket
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "otlp"
 CORPUS = sorted(FIXTURES.glob("*.expected.json"))
@@ -149,8 +152,10 @@ def post_fixture_span_by_span(client, api_key, expected):
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     single = ExportTraceServiceRequest()
-                    rs = single.resource_spans.add(resource=resource_spans.resource, schema_url=resource_spans.schema_url)
-                    rs.scope_spans.add(scope=scope_spans.scope, schema_url=scope_spans.schema_url).spans.append(span)
+                    rs = single.resource_spans.add(resource=resource_spans.resource,
+                                                   schema_url=resource_spans.schema_url)
+                    ss = rs.scope_spans.add(scope=scope_spans.scope, schema_url=scope_spans.schema_url)
+                    ss.spans.append(span)
                     singles.append((span.start_time_unix_nano, single))
         for _, single in sorted(singles, key=lambda s: s[0], reverse=True):
             post_body(client, api_key, req, single.SerializeToString())
@@ -231,6 +236,12 @@ def check_ground_truth(expected):
     run = Run.objects.get()
     assert {name: getattr(run, name) for name in run_want} == run_want
     assert (run.unpriced_calls, run.tool_calls, run.steps) == (0, len(expected["tool_calls"]), expected["span_count"])
+    # Spend (pre-aggregated at index time from the same Steps) counts every call once too.
+    for dimension in (TOTALS, "model"):
+        spent = SpendBucket.objects.filter(trace_id=run.trace_id, dimension=dimension).aggregate(
+            llm_calls=Sum("llm_calls"), cost_units=Sum("cost_units"), input_tokens=Sum("input_tokens"))
+        assert spent == {"llm_calls": run_want["llm_calls"], "cost_units": to_units(run_want["cost_usd"]),
+                         "input_tokens": run_want["input_tokens"]}, dimension
 
 
 def check_duplicates(expected, steps, by_span):

@@ -127,6 +127,7 @@ def test_retention_deletes_expired_runs_steps_and_old_raw_batches_only(client, a
     ingest(client, api_key, old_spans)
     ingest(client, api_key, new_spans)
     Run.objects.filter(trace_id=old_trace).update(started_at=timezone.now() - timedelta(days=40))
+    Run.objects.filter(trace_id=new_trace).update(started_at=timezone.now() - timedelta(days=1))
     IngestBatch.objects.update(received_at=timezone.now() - timedelta(days=10))
     IngestBatch.objects.create(project=project, encoding="protobuf", body=b"", status=IngestBatch.PENDING,
                                received_at=timezone.now() - timedelta(days=10))

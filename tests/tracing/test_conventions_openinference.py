@@ -374,7 +374,8 @@ def test_openinference_distinct_tool_calls_without_ids_are_all_kept():
     attributes = {"openinference.span.kind": "LLM", "llm.output_messages.0.message.role": "assistant"}
     for k in (0, 1):
         attributes[f"llm.output_messages.0.message.tool_calls.{k}.tool_call.function.name"] = "get_weather"
-        attributes[f"llm.output_messages.0.message.tool_calls.{k}.tool_call.function.arguments"] = '{"city": "Paris"}'
+        key = f"llm.output_messages.0.message.tool_calls.{k}.tool_call.function.arguments"
+        attributes[key] = '{"city": "Paris"}'
 
     assert len(normalize(span(attributes)).tool_calls) == 2
 

@@ -58,7 +58,8 @@ def _content(attrs: Attrs, out: Sink) -> None:
         value = attrs.take(f"langfuse.observation.{side}", parse_json_container)
         out.offer(side, f"langfuse.observation.{side}", value)
         # @observe records a function's inputs as {"args": [...], "kwargs": {...}}: a tool's arguments are inside.
-        out.offer(tool_field, f"langfuse.observation.{side}", unwrap_call_envelope(value) if side == "input" and isinstance(value, dict) else value)
+        unwrap = side == "input" and isinstance(value, dict)
+        out.offer(tool_field, f"langfuse.observation.{side}", unwrap_call_envelope(value) if unwrap else value)
         out.offer(side, f"langfuse.trace.{side}", attrs.take(f"langfuse.trace.{side}", parse_json_container))
 
 
