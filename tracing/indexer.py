@@ -317,7 +317,7 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
         unique_fields=["project", "trace_id"],
         update_fields=[f.name for f in Run._meta.concrete_fields if f.name not in ("id", "project", "trace_id")],
     )
-    # Spend: rebuild these runs' pre-aggregated SpendBuckets from the same Steps, in the same transaction.
+    # Spend: rebuild these runs' pre-aggregated spend rows (tracing.spend_models) from the same Steps, same transaction.
     from tracing.spend import recompute_buckets
     recompute_buckets(project_id, trace_ids)
 

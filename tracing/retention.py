@@ -22,12 +22,22 @@ def purge_project(project: Project, now: datetime, chunk: int = 500) -> int:
     while True:
         batch = list(Run.objects.filter(project=project, started_at__lt=cutoff).values_list("id", "trace_id")[:chunk])
         if not batch:
+            _purge_hourly_rollups(project, cutoff, chunk)
             return deleted
         trace_ids = [t for _, t in batch]
         for model in _trace_keyed_models():
             model.objects.filter(project=project, trace_id__in=trace_ids).delete()
         Run.objects.filter(id__in=[i for i, _ in batch]).delete()
         deleted += len(batch)
+
+
+
+def _purge_hourly_rollups(project, cutoff, chunk):
+    """Project-wide hourly spend rollups are not keyed by run: drop the hours before the cutoff."""
+    from tracing.spend_models import SpendHour
+
+    while ids := list(SpendHour.objects.filter(project=project, hour__lt=cutoff).values_list("id", flat=True)[:chunk]):
+        SpendHour.objects.filter(id__in=ids).delete()
 
 
 def purge_raw_batches(now: datetime, chunk: int = 500) -> int:
