@@ -2,36 +2,21 @@
 runs list, open a run, move through steps with the keyboard, read reasoning and tool arguments,
 follow a deep link, watch a new run arrive live, and open a 2,000-step run."""
 import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import login
-from tests.dashboards.explorer_data import fast_passwords, ms_ago, run_spans  # noqa: F401 (autouse)
-from tests.otlp_builders import new_span_id, new_trace_id, request, span
+from tests.dashboards.explorer_data import fast_passwords, inprocess_indexing, ms_ago, post, run_spans  # noqa: F401
+from tests.otlp_builders import new_span_id, new_trace_id, span
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def post(live_server, api_key, spans):
-    """POST one OTLP/protobuf body to /v1/traces, as an exporter does. In-process indexing (no broker)
-    has finished when the response arrives."""
-    req = urllib.request.Request(f"{live_server.url}/v1/traces", data=request(spans), method="POST",
-                                 headers={"Content-Type": "application/x-protobuf",
-                                          "Authorization": f"Bearer {api_key}"})
-    with urllib.request.urlopen(req, timeout=60) as response:
-        assert response.status == 200
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("inprocess_indexing")]
 
 
 def send_run(live_server, api_key, **kwargs):
     trace_id, spans, ids = run_spans(**kwargs)
     post(live_server, api_key, spans)
     return trace_id, ids
-
-
-@pytest.fixture(autouse=True)
-def inprocess_indexing(settings):
-    settings.CELERY_BROKER_URL = ""  # index in the web process, so a 200 means the run is visible
 
 
 def run_ids(page):

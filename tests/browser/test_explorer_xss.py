@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from tests.browser.test_explorer import inprocess_indexing, post  # noqa: F401 (autouse fixture)
 from tests.conftest import login
-from tests.dashboards.explorer_data import fast_passwords  # noqa: F401 (autouse)
+from tests.dashboards.explorer_data import fast_passwords, inprocess_indexing, post  # noqa: F401 (autouse)
 from tests.otlp_builders import new_span_id, new_trace_id, span
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("inprocess_indexing")]
 
 SCRIPT = '<script>console.log("XSS-MARK script")</script>'
 IMG = '<img src=x onerror=console.log("XSS-MARK img")>'

@@ -2,6 +2,7 @@
 indexed through the real decode → normalize → price → upsert path."""
 import json
 import time
+import urllib.request
 
 import pytest
 from django.db import transaction
@@ -15,6 +16,21 @@ from tracing import indexer
 def fast_passwords(settings):
     """Personas log in with a cheap hash: PBKDF2 would spend half a second per test creating them."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def inprocess_indexing(settings):
+    """Browser tests: index in the web process, so a 200 from /v1/traces means the run is visible."""
+    settings.CELERY_BROKER_URL = ""
+
+
+def post(live_server, api_key, spans):
+    """POST one OTLP/protobuf body to a live server's /v1/traces, as an exporter does."""
+    req = urllib.request.Request(f"{live_server.url}/v1/traces", data=request(spans), method="POST",
+                                 headers={"Content-Type": "application/x-protobuf",
+                                          "Authorization": f"Bearer {api_key}"})
+    with urllib.request.urlopen(req, timeout=60) as response:
+        assert response.status == 200
 
 
 def ms_ago(seconds):

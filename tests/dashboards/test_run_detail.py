@@ -166,11 +166,11 @@ def test_two_thousand_step_run_opens_quickly(logged_in, project, django_assert_m
     for i in range(1999):  # groups of ten: one step under the root, nine under it
         span_id, parent = new_span_id(), root if i % 10 == 0 else head
         head = span_id if i % 10 == 0 else head
+        big_message = [{"role": "user", "parts": [{"type": "text", "content": "x" * 2000}]}]
         kind = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
                 "gen_ai.usage.input_tokens": 1000 + i, "gen_ai.usage.output_tokens": 50,
-                "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "x" * 2000}]}])
-                } if i % 2 else {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t",
-                                 "gen_ai.tool.call.result": "y" * 2000}
+                "gen_ai.input.messages": json.dumps(big_message)} if i % 2 else {
+                "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t", "gen_ai.tool.call.result": "y" * 2000}
         spans.append(span(trace_id, span_id, f"step {i}", parent=parent, start_ms=i * 900, dur_ms=800, attrs=kind))
     ingest(project, spans)
     assert Run.objects.get(trace_id=trace_id).steps == 2000

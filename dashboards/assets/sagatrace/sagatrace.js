@@ -135,7 +135,8 @@
       row.scrollIntoView({ block: "nearest" });
       if (!quiet && location.hash.slice(1) !== row.dataset.span) history.replaceState(null, "", "#" + row.dataset.span);
       const shown = pane.querySelector(".pane");
-      if (!shown || shown.dataset.span !== row.dataset.span) load(row.dataset.span);  // the page brought the first
+      if (!shown || shown.dataset.span !== row.dataset.span) load(row.dataset.span);
+      else { clearTimeout(timer); if (inflight) inflight.abort(); }  // back on the shown step: drop pending loads
     }
 
     function move(step) {
