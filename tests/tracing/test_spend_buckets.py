@@ -120,6 +120,7 @@ def test_rebuild_spend_recreates_the_buckets_indexing_made(send):
     assert snapshot() == before and hours_match_buckets()
 
 
+@pytest.mark.pg_only  # SQLite has a single writer: nothing runs concurrently there
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_workers_on_the_same_hour_keep_the_hourly_cells_exact(project):
     """Two transactions index different runs in the same hour at once: the per-hour lock makes
@@ -132,8 +133,7 @@ def test_concurrent_workers_on_the_same_hour_keep_the_hourly_cells_exact(project
     from tests.otlp_builders import request
     from tracing.indexer import index_spans
 
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite has a single writer: nothing runs concurrently")
+    assert connection.vendor == "postgresql", "run this test on the PostgreSQL pass"
     batches = [decode(request(agent_run(tools=("search",))[1]), "protobuf").spans for _ in range(6)]
     barrier, errors = threading.Barrier(len(batches)), []
 
