@@ -25,6 +25,11 @@ def access_project(request, slug, role=Membership.VIEWER) -> Project:
     return project
 
 
+def can_save_views(user, project) -> bool:
+    return user.is_superuser or Membership.objects.filter(
+        user=user, project=project, role__in=[Membership.MEMBER, Membership.ADMIN]).exists()
+
+
 def access_run(project, trace_id) -> Run:
     return get_object_or_404(Run, project=project, trace_id=trace_id.lower())
 

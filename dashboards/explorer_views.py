@@ -5,8 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
-from dashboards import charts, step_display
-from dashboards.access import access_project, access_run
+from dashboards import charts, saved_views, step_display
+from dashboards.access import access_project, access_run, can_save_views
 from dashboards.forms import RunFilterForm
 from tracing import runs as run_queries
 from tracing.models import Step
@@ -31,6 +31,8 @@ def runs_list(request, slug):
     if request.htmx:  # the live refresh: the same row partial, first page only
         return render(request, "dashboards/runs_rows.html", ctx)
     ctx["facets"] = run_queries.facets(project)
+    ctx["saved_views"] = saved_views.views_for(request.user, project)
+    ctx["can_save_views"] = can_save_views(request.user, project)
     ctx["sort_links"] = _sort_links(ctx["sort"])
     return render(request, "dashboards/runs.html", ctx)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboards import api_runs, explorer_views
+from dashboards import api_runs, explorer_views, saved_views
 
 urlpatterns = [
     path("p/<slug:slug>/runs/", explorer_views.runs_list, name="runs"),
@@ -11,4 +11,6 @@ urlpatterns = [
     path("p/<slug:slug>/session/", explorer_views.session_detail, name="session"),  # ?id=: ids may hold any text
     path("api/v1/runs", api_runs.runs_index, name="api-runs"),
     path("api/v1/runs/<str:trace_id>", api_runs.run_detail, name="api-run"),
+    path("p/<slug:slug>/views/", saved_views.save_view, name="saved-view-save"),
+    path("p/<slug:slug>/views/<int:view_id>/delete/", saved_views.delete_view, name="saved-view-delete"),
 ]

@@ -233,3 +233,16 @@ class RedactionRule(models.Model):
 
 
 from tracing.spend_models import SpendBucket, SpendHour, SpendRun  # noqa: E402,F401  (spend buckets: their own module, see tracing/spend.py)
+
+
+class SavedView(models.Model):
+    """A user's named runs-list view: the filter and sort query string, nothing else."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "project", "name"], name="saved_view_unique")]

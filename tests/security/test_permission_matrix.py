@@ -21,6 +21,8 @@ MATRIX = {
     "runs": (PAGE, V), "run": (PAGE, V), "run-step": (PAGE, V), "run-step-value": (PAGE, V), "session": (PAGE, V),
     "diff": (PAGE, V), "spend": (PAGE, V), "ingest-health": (PAGE, V), "connect": (PAGE, V), "connect-status": (PAGE, V),
     "settings": (PAGE, V),
+    # view_id is the admin's own view: only its owner may delete it (members: their own, see test_saved_views)
+    "saved-view-save": (PAGE, M), "saved-view-delete": (PAGE, A),
     "run-export": (PAGE, M), "bulk-export": (PAGE, M), "import-runs": (PAGE, M),
     "redrive-batch": (PAGE, A), "settings-retention": (PAGE, A), "settings-keys": (PAGE, A),
     "settings-revoke-key": (PAGE, A), "settings-members": (PAGE, A), "settings-member-role": (PAGE, A),
@@ -74,9 +76,12 @@ def world(client, project, django_user_model):
     step = Step.objects.filter(trace_id=trace_id).first()
     batch = IngestBatch.objects.create(project=project, encoding="protobuf", body=b"", status=IngestBatch.FAILED)
     rule = RedactionRule.objects.create(project=project, name="r", pattern="x+y")
+    from tracing.models import SavedView
+
+    view_ids = {role: SavedView.objects.create(user=u, project=project, name="mine").id for role, u in users.items()}
     kwargs = {"slug": "acme", "trace_id": trace_id, "span_id": step.span_id, "batch_id": batch.id,
               "key_id": ApiKey.lookup(keys["read"]).id, "membership_id": Membership.objects.get(user=users[V]).id,
-              "rule_id": rule.id}
+              "rule_id": rule.id, "view_id": view_ids[A]}
     query = f"?a={trace_id}&b={trace_id}&id=conv&session={step.session_id or 'x'}"
     return {"users": users, "outsider": outsider, "keys": keys, "kwargs": kwargs, "query": query}
 
