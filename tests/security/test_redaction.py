@@ -68,3 +68,22 @@ def test_secrets_in_messages_tool_arguments_and_attributes_are_redacted_in_the_d
     assert llm.raw["attributes"]["http.request.header.authorization"] == "[REDACTED:bearer_token]"
     tool = Step.objects.get(trace_id=trace_id, tool_name="pay")
     assert tool.tool_arguments == {"card": {"number": "[REDACTED:card_number]"}, "ref": "[REDACTED:custom_acme_ticket]"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redacted_text_is_what_the_run_page_shows(client, api_key, alice):
+    trace_id, spans = agent_trace()
+    root = spans[2].span_id.hex()
+    llm_id = new_span_id()
+    spans.append(span(trace_id, llm_id, "chat gpt-4o", parent=root, kind=3, attrs={
+        "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+        "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [
+            {"type": "text", "content": "deploy with AKIAIOSFODNN7EXAMPLE please"}]}])}))
+    client.post("/v1/traces", data=request(spans), content_type="application/x-protobuf",
+                HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    client.force_login(alice)
+    pane = client.get(f"/p/acme/runs/{trace_id}/steps/{llm_id}/").content.decode()
+    raw = client.get(f"/p/acme/runs/{trace_id}/steps/{llm_id}/value/").content.decode()
+    for html in (pane, raw):
+        assert "AKIAIOSFODNN7EXAMPLE" not in html
+    assert "[REDACTED:aws_access_key]" in pane
