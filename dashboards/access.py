@@ -25,7 +25,7 @@ def access_project(request, slug, role=Membership.VIEWER) -> Project:
     return project
 
 
-def can_save_views(user, project) -> bool:
+def at_least_member(user, project) -> bool:
     return user.is_superuser or Membership.objects.filter(
         user=user, project=project, role__in=[Membership.MEMBER, Membership.ADMIN]).exists()
 

@@ -6,7 +6,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from dashboards import charts, saved_views, step_display
-from dashboards.access import access_project, access_run, can_save_views
+from dashboards.access import access_project, access_run, at_least_member
 from dashboards.forms import RunFilterForm
 from tracing import runs as run_queries
 from tracing.models import Step
@@ -32,7 +32,7 @@ def runs_list(request, slug):
         return render(request, "dashboards/runs_rows.html", ctx)
     ctx["facets"] = run_queries.facets(project)
     ctx["saved_views"] = saved_views.views_for(request.user, project)
-    ctx["can_save_views"] = can_save_views(request.user, project)
+    ctx["at_least_member"] = at_least_member(request.user, project)  # saves views, exports
     ctx["sort_links"] = _sort_links(ctx["sort"])
     return render(request, "dashboards/runs.html", ctx)
 
@@ -61,6 +61,7 @@ def run_detail(request, slug, trace_id):
     }
     if steps:  # the first step's pane comes with the page; a deep link to another one loads it
         ctx.update(_pane_ctx(Step.objects.get(project=project, trace_id=run.trace_id, span_id=steps[0].span_id)))
+    ctx["at_least_member"] = at_least_member(request.user, project)  # may export
     return render(request, "dashboards/run.html", ctx)
 
 
