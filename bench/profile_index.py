@@ -4,6 +4,7 @@
         .venv/bin/python bench/profile_index.py --stage index --batches 8 [--cprofile out.prof]
 
 Stages:
+  http    POST /v1/traces through Django's test Client (middleware, auth, rate limit, intake)
   intake  intake.accept() of loadgen request bodies (what a gunicorn worker does per request)
   index   ingest.indexing.index_batch() of stored batches (what a Celery worker does per task)
   decode  ingest.otlp.decode() alone
@@ -52,18 +53,38 @@ def bodies(n: int, encoding: str, seed: int):
     return out[:n]
 
 
+def _backend_pid():
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _cpu(pid) -> float:
+    """utime + stime of a local process (the database backend serving this connection), s."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--stage", choices=("intake", "index", "decode", "normalize"), default="index")
+    p.add_argument("--stage", choices=("http", "intake", "index", "decode", "normalize"), default="index")
     p.add_argument("--batches", type=int, default=8)
     p.add_argument("--encoding", default="protobuf")
     p.add_argument("--cprofile", default="", help="write the profile here and print its top")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--project", default="profile", help="slug of the project to index into (created if missing)")
     p.add_argument("--top", type=int, default=35)
     p.add_argument("--sql", action="store_true", help="time every SQL statement (first 60 characters)")
     args = p.parse_args()
     settings.CELERY_BROKER_URL = ""  # nothing is queued: stored batches are indexed below, by hand
-    project, _ = Project.objects.get_or_create(slug="profile", defaults={"name": "profile"})
+    project, _ = Project.objects.get_or_create(slug=args.project, defaults={"name": args.project})
     data = bodies(args.batches, args.encoding, int(time.time()) if args.seed < 0 else args.seed * 1000 + os.getpid())
     n_spans = sum(len(otlp.decode(b, args.encoding).spans) for b in data)
     enc = otlp.PROTOBUF if args.encoding == "protobuf" else otlp.JSON
@@ -76,8 +97,25 @@ def main():
 
     parts = dict.fromkeys(("decode", "normalize", "redact", "build_step", "search_document"), 0.0)
 
+    key = None
+    if args.stage == "http":
+        from tracing.models import ApiKey
+
+        _, key = ApiKey.issue(project, name="profile")
+
     def work():
-        if args.stage == "intake":
+        if args.stage == "http":
+            from unittest import mock
+
+            from django.test import Client
+
+            client = Client()
+            with mock.patch("ingest.intake.enqueue_index"):
+                for b in data:
+                    r = client.post("/v1/traces", data=b, content_type="application/x-protobuf",
+                                    HTTP_AUTHORIZATION=f"Bearer {key}")
+                    assert r.status_code == 200, r.content
+        elif args.stage == "intake":
             from unittest import mock
 
             with mock.patch("ingest.intake.enqueue_index"):
@@ -85,7 +123,7 @@ def main():
                     assert intake.accept(project, b, encoding=enc).status == 200
         elif args.stage == "index":
             for batch_id in batch_ids:
-                assert indexing.index_batch(batch_id) == "indexed"
+                assert indexing.index_batch(batch_id) in ("indexed", "skipped")
         elif args.stage == "decode":
             for b in data:
                 otlp.decode(b, enc, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES)
@@ -123,6 +161,8 @@ def main():
     if args.sql:
         connection.execute_wrappers.append(timed)
     profiler = cProfile.Profile() if args.cprofile else None
+    backend = _backend_pid()
+    b0 = _cpu(backend)
     t0, c0 = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -130,8 +170,10 @@ def main():
     if profiler:
         profiler.disable()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    pg_cpu = _cpu(_backend_pid()) - b0 if backend and backend == _backend_pid() else None
     print(f"{args.stage}: {n_spans} spans in {wall:.2f}s wall, {cpu:.2f}s CPU of this process -> "
-          f"{n_spans / wall:.0f} spans/s wall, {cpu / n_spans * 1e6:.0f} us CPU/span ({connection.vendor})")
+          f"{n_spans / wall:.0f} spans/s wall, {cpu / n_spans * 1e6:.0f} us CPU/span ({connection.vendor})"
+          + (f"; its PostgreSQL backend: {pg_cpu:.2f}s CPU = {pg_cpu / n_spans * 1e6:.0f} us/span" if pg_cpu is not None else ""))
     if args.stage == "normalize":
         print("  " + ", ".join(f"{k} {v / n_spans * 1e6:.0f} us" for k, v in parts.items()) + " (CPU per span)")
     for sql, times in sorted(sql_times.items(), key=lambda kv: -sum(kv[1])):

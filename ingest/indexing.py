@@ -5,7 +5,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -22,9 +22,14 @@ def _claimable(now):
 
 
 def index_batch(batch_id: int) -> str:
-    """1. claim with a conditional UPDATE (another worker or a finished run means: nothing to do);
-    2. decode the stored body; 3. index its spans and mark the batch indexed in one transaction;
-    4. on failure, record the error and leave it pending for the sweep, or failed after too many tries."""
+    """1. claim with a conditional UPDATE (another worker or a finished run means: nothing to do),
+    and on PostgreSQL the next batches of the same project waiting behind it, up to
+    SAGATRACE_INDEX_GROUP_SPANS spans (SKIP LOCKED: concurrent workers take different ones; their
+    own tasks will find them claimed and skip);
+    2. decode the stored bodies; 3. index their spans and mark them indexed in one transaction,
+    so a run whose spans arrived in several batches is recomputed once;
+    4. if that fails, index the batches one by one; a batch that fails alone records its error
+    and goes back to pending for the sweep, or to failed after too many tries."""
     now = timezone.now()
     claimed = (
         IngestBatch.objects.filter(_claimable(now), id=batch_id)
@@ -32,23 +37,72 @@ def index_batch(batch_id: int) -> str:
     )
     if not claimed:
         return "skipped"
-    batch = IngestBatch.objects.only("id", "project_id", "encoding", "body", "attempts").get(id=batch_id)
-    try:
-        decoded = otlp.decode(bytes(batch.body), batch.encoding, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES)
-        with transaction.atomic():
-            indexer.index_spans(batch.project_id, decoded.spans)
-            IngestBatch.objects.filter(id=batch_id).update(
-                status=IngestBatch.INDEXED, indexed_at=timezone.now(), error=""
+    batches = list(
+        IngestBatch.objects.only("id", "project_id", "encoding", "body", "attempts", "span_count")
+        .filter(id__in=[batch_id, *_claim_followers(batch_id, now)]).order_by("id")
+    )
+    if len(batches) > 1:
+        try:
+            _index(batches)
+            return "indexed"
+        except Exception:
+            log.warning("indexing batches %s together failed; indexing them one by one",
+                        [b.id for b in batches], exc_info=True)
+    own_error = None
+    for batch in batches:
+        try:
+            _index([batch])
+        except Exception as exc:
+            failed = batch.attempts >= settings.SAGATRACE_MAX_INDEX_ATTEMPTS
+            IngestBatch.objects.filter(id=batch.id).update(
+                status=IngestBatch.FAILED if failed else IngestBatch.PENDING,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
             )
-    except Exception as exc:
-        failed = batch.attempts >= settings.SAGATRACE_MAX_INDEX_ATTEMPTS
-        IngestBatch.objects.filter(id=batch_id).update(
-            status=IngestBatch.FAILED if failed else IngestBatch.PENDING,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
-        log.exception("indexing batch %s failed (attempt %s)", batch_id, batch.attempts)
-        raise
+            log.exception("indexing batch %s failed (attempt %s)", batch.id, batch.attempts)
+            if batch.id == batch_id:
+                own_error = exc
+    if own_error is not None:
+        raise own_error
     return "indexed"
+
+
+def _index(batches: list[IngestBatch]) -> None:
+    spans = []
+    for batch in batches:
+        spans += otlp.decode(bytes(batch.body), batch.encoding,
+                             max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES).spans
+    with transaction.atomic():
+        indexer.index_spans(batches[0].project_id, spans)
+        IngestBatch.objects.filter(id__in=[b.id for b in batches]).update(
+            status=IngestBatch.INDEXED, indexed_at=timezone.now(), error=""
+        )
+
+
+def _claim_followers(batch_id: int, now) -> list[int]:
+    """Claim the oldest pending batches of the claimed batch's project (after it), as long as
+    the group stays within SAGATRACE_INDEX_GROUP_SPANS spans. PostgreSQL only."""
+    limit = settings.SAGATRACE_INDEX_GROUP_SPANS
+    if connection.vendor != "postgresql" or limit <= 0:
+        return []
+    table = IngestBatch._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1
+            WHERE id IN (
+                SELECT id FROM (
+                    SELECT id, sum(span_count) OVER (ORDER BY id) AS running FROM (
+                        SELECT b.id, b.span_count FROM {table} b
+                        WHERE b.project_id = (SELECT project_id FROM {table} WHERE id = %s)
+                          AND b.status = %s AND b.id > %s
+                        ORDER BY b.id LIMIT 64 FOR UPDATE SKIP LOCKED
+                    ) candidates
+                ) ranked
+                WHERE running + (SELECT span_count FROM {table} WHERE id = %s) <= %s
+            )
+            RETURNING id""",
+            [IngestBatch.PROCESSING, now, batch_id, IngestBatch.PENDING, batch_id, batch_id, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def sweep(limit: int = 500) -> dict:

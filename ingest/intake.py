@@ -10,7 +10,7 @@ import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
 from ingest import otlp
 from ingest.models import IngestBatch
@@ -99,18 +99,32 @@ def accept(project, body: bytes, *, encoding: str, content_encoding: str = "", s
         if IngestBatch.objects.filter(status=IngestBatch.PENDING).count() >= settings.SAGATRACE_MAX_PENDING_BATCHES:
             return Outcome(503, "indexing backlog is full; retry later", retry_after=retry)
         with transaction.atomic():
-            batch = IngestBatch.objects.create(
-                project=project,
-                encoding=encoding,
-                body=body,
-                span_count=accepted,
-                rejected_spans=decoded.rejected,
-                source=source,
-            )
-            transaction.on_commit(lambda: enqueue_index(batch.id))
+            batch_id = store(IngestBatch(project=project, encoding=encoding, body=body, span_count=accepted,
+                                         rejected_spans=decoded.rejected, source=source))
+            transaction.on_commit(lambda: enqueue_index(batch_id))
     except DatabaseError:
         log.exception("could not store an ingest batch")
         return Outcome(503, "storage is unavailable; retry later", retry_after=retry)
     return Outcome(
-        200, decoded.error_message, rejected=decoded.rejected, accepted=accepted, batch_id=batch.id
+        200, decoded.error_message, rejected=decoded.rejected, accepted=accepted, batch_id=batch_id
     )
+
+
+def store(batch: IngestBatch) -> int:
+    """INSERT the batch; its id. On PostgreSQL the body travels as a binary parameter: the ORM's
+    client-side binding sends it as a hex literal twice its size that the server must parse,
+    ~20 ms of a 25 ms insert for a 1.5 MB body."""
+    if connection.vendor != "postgresql":
+        batch.save(force_insert=True)
+        return batch.id
+    import psycopg
+
+    fields = [f for f in IngestBatch._meta.concrete_fields if f.name != "id"]
+    values = [batch.body if f.name == "body" else f.get_db_prep_save(getattr(batch, f.attname), connection)
+              for f in fields]
+    placeholders = ", ".join("%b" if f.name == "body" else "%s" for f in fields)
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"INSERT INTO {IngestBatch._meta.db_table} ({', '.join(f.column for f in fields)}) "
+                       f"VALUES ({placeholders}) RETURNING id", values)
+        return cursor.fetchone()[0]

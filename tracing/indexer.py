@@ -129,9 +129,11 @@ def _new_step(**values) -> Step:
 
 
 def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
-    """1. keep the most complete copy of each span; 2. lock the touched traces (serializes concurrent
-    workers on the same run); 3. drop copies older than what is stored; 4. normalize, redact, price;
-    5. bulk upsert; 6. recompute the touched runs. Must run inside a transaction."""
+    """1. keep the most complete copy of each span; 2. normalize, redact, price (no lock held:
+    concurrent workers share most traces, since consecutive batches carry the same runs);
+    3. lock the touched traces (serializes concurrent workers on the same run); 4. drop copies
+    older than what is stored; 5. bulk upsert; 6. recompute the touched runs. Must run inside
+    a transaction."""
     latest: dict[tuple[str, str], SpanRecord] = {}
     for span in spans:
         key = (span.trace_id, span.span_id)
@@ -140,24 +142,23 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     if not latest:
         return set()
     trace_ids = sorted({t for t, _ in latest})
-    _lock_traces(project_id, trace_ids)
+    redact = redactor_for(project_id)
+    built = []
+    for key, span in latest.items():
+        data = normalize(span)
+        redact(data, span)
+        step = build_step(project_id, span, data)
+        step.search_text = search.document(step)  # explorer full-text search (tracing/search.py), after redaction
+        built.append(step)
 
+    _lock_traces(project_id, trace_ids)
     stored = dict(
         ((t, s), v)
         for t, s, v in Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
         .filter(span_id__in={s for _, s in latest})
         .values_list("trace_id", "span_id", "version")
     )
-    redact = redactor_for(project_id)
-    rows = []
-    for key, span in latest.items():
-        if key in stored and stored[key] > _version(span):
-            continue
-        data = normalize(span)
-        redact(data, span)
-        step = build_step(project_id, span, data)
-        step.search_text = search.document(step)  # explorer full-text search (tracing/search.py), after redaction
-        rows.append(step)
+    rows = [step for step in built if stored.get((step.trace_id, step.span_id), -1) <= step.version]
     if rows:
         write_steps(rows, stored)
     recompute_runs(project_id, trace_ids)

@@ -185,6 +185,9 @@ SAGATRACE_RETRY_AFTER_SECONDS = env_int("SAGATRACE_RETRY_AFTER_SECONDS", 5)
 # Indexing: re-drive batches pending longer than this; fail after this many attempts.
 SAGATRACE_SWEEP_GRACE_SECONDS = env_int("SAGATRACE_SWEEP_GRACE_SECONDS", 120)
 SAGATRACE_MAX_INDEX_ATTEMPTS = env_int("SAGATRACE_MAX_INDEX_ATTEMPTS", 5)
+# A worker indexes the batches waiting behind its own in the same transaction, up to this many
+# spans (PostgreSQL; 0 = one batch at a time): runs spread over several batches are recomputed once.
+SAGATRACE_INDEX_GROUP_SPANS = env_int("SAGATRACE_INDEX_GROUP_SPANS", 2048)
 # A run whose root span has not arrived after this long is shown as incomplete.
 SAGATRACE_INCOMPLETE_AFTER_SECONDS = env_int("SAGATRACE_INCOMPLETE_AFTER_SECONDS", 3600)
 
