@@ -50,12 +50,18 @@ def hostile_trace():
 
 def show_everything(pane):
     """Click every visible "show all": the full values come from another endpoint."""
-    for _ in range(20):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(40):
         buttons = pane.locator("button.show-all:visible")
         if not buttons.count():
             return
-        buttons.first.click()
-        buttons.first.page.wait_for_timeout(50)
+        try:
+            buttons.first.click(timeout=3000)
+        except PlaywrightTimeout:
+            continue  # the button was swapped out by the value an earlier click loaded: look again
+        pane.page.wait_for_load_state("networkidle")
+    raise AssertionError("'show all' buttons kept appearing")
 
 
 def assert_nothing_ran(page, console):
