@@ -428,8 +428,9 @@ class Poller:
         now = time.monotonic()
         with self.lock:
             for key in rows:
-                accepted_at, spans = self.pending.pop(tuple(key))
-                self.visible.append((accepted_at, now, spans))
+                entry = self.pending.pop(tuple(key), None)
+                if entry is not None:  # (the final check may race the poller thread)
+                    self.visible.append((entry[0], now, entry[1]))
 
     def _run(self):
         while not self.stop.is_set():
@@ -527,7 +528,7 @@ def run(args) -> dict:
         drained = poller.drain(args.drain_timeout)
         t_done = time.monotonic()
         poller.stop.set()
-        poller.thread.join(5)
+        poller.thread.join(60)
         poller._check()
         lat = [v - a for a, v, _ in poller.visible]
         last_visible = max((v for _, v, _ in poller.visible), default=t_sent)

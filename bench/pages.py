@@ -1,7 +1,7 @@
 """Page timings at scale on PostgreSQL: 10,000 runs / 1,000,000 steps, then server time and queries.
 
-    .venv/bin/python bench/pages.py --load          # (re)create database sagatrace_pages and load it (~10 min)
-    .venv/bin/python bench/pages.py                 # time the pages against the loaded database
+    .venv/bin/python bench/pages.py --load --no-time   # (re)create database sagatrace_pages and load it (~7 min)
+    .venv/bin/python bench/pages.py --browser          # time the pages (and the run page in Chromium)
 
 Loading is bulk generation straight into the database with COPY (not through the ingest path:
 that is bench/run_ingest.py's job): Runs with their aggregates computed as the indexer would,
@@ -210,16 +210,14 @@ def load(args):
     per_run = (args.steps - 4000) / args.runs * 1.01  # int(gauss) rounds down: aim a little high
     specials = [("big", 2000, None), ("diff_a", 1000, 42), ("diff_b", 1000, 42)]
 
-    with connection.cursor() as cur:
-        indexes = [r[0] for r in cur.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'tracing_step' AND indexname NOT IN "
-            "(SELECT conname FROM pg_constraint WHERE conrelid = 'tracing_step'::regclass)").fetchall()]
-        names = [r[0] for r in cur.execute(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'tracing_step' AND indexname NOT IN "
-            "(SELECT conname FROM pg_constraint WHERE conrelid = 'tracing_step'::regclass)").fetchall()]
-        for name in names:
+    with connection.cursor() as cur:  # secondary indexes (not the constraints'): rebuilt after the COPY
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tracing_step' AND indexname NOT IN "
+                    "(SELECT conname FROM pg_constraint WHERE conrelid = 'tracing_step'::regclass)")
+        dropped = cur.fetchall()
+        for name, _ in dropped:
             cur.execute(f'DROP INDEX "{name}"')
-        log(f"dropped {names} for the load; will recreate")
+        indexes = [sql for _, sql in dropped]
+        log(f"dropped {[name for name, _ in dropped]} for the load; will recreate")
 
     t0 = time.time()
     trace_ids, special_ids, runs, n_steps = [], {}, [], 0
@@ -368,8 +366,8 @@ def time_pages(args):
                "max_ms": round(max(times), 1)}
         results.append(row)
         log(f"{label}: {row['p50_ms']} / {row['p95_ms']} ms p50/p95, {queries} queries, status {status}")
-    if sp.get("diff_a"):
-        results.append(_time_align(sp, args))
+    if args.browser:
+        results.append(_browser(meta, db_url, url("run", slug, sp["big"]), args))
     out = {"meta": {k: v for k, v in meta.items() if k != "api_key"}, "repeat": args.repeat, "pages": results,
            "loadavg": Path("/proc/loadavg").read_text().split()[:3]}
     print(json.dumps(out, indent=2))
@@ -377,23 +375,64 @@ def time_pages(args):
         Path(args.out).write_text(json.dumps(out, indent=2))
 
 
-def _time_align(sp, args):
-    """tracing.diff.align_runs alone on the two 1,000-step runs (the pure function under the diff page)."""
-    try:
-        from tracing.diff import align_runs
-    except ImportError:
-        return {"page": "tracing.diff.align_runs", "skipped": "not present"}
-    from tracing.models import Step
+def _browser(meta, db_url, path, args):
+    """The 2,000-step run page in headless Chromium against gunicorn: DOMContentLoaded, first
+    step row on screen, and every row loaded (the tree streams in chunks)."""
+    import socket
+    import subprocess
 
-    a = list(Step.objects.filter(trace_id=sp["diff_a"]).order_by("start_ns"))
-    b = list(Step.objects.filter(trace_id=sp["diff_b"]).order_by("start_ns"))
-    times = []
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        align_runs(a, b)
-        times.append((time.perf_counter() - t) * 1000)
-    return {"page": "tracing.diff.align_runs (function only, 1,000 × 1,000 steps)", "p50_ms": round(statistics.median(times), 1),
-            "p95_ms": round(_pct(times, 95), 1)}
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"page": "browser: run page, 2,000 steps", "skipped": "playwright not installed"}
+    if not Path(args.chromium).exists():
+        return {"page": "browser: run page, 2,000 steps", "skipped": f"no browser at {args.chromium}"}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "bench-not-secret", "DEBUG": "0"}
+    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "tracing.wsgi", "--bind", f"127.0.0.1:{port}",
+                            "--workers", "2", "--threads", "2", "--worker-class", "gthread"], cwd=ROOT, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        rows: dict[str, list[float]] = {"dom_content_loaded_ms": [], "first_row_ms": [], "all_rows_ms": [],
+                                        "load_event_ms": []}
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=args.chromium, headless=True,
+                                         args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)  # to poll the DOM
+            page.goto(f"{base}/login/")
+            page.fill("input[name=username]", "bench")
+            page.fill("input[name=password]", "bench-password")
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            for i in range(args.warmup + 5):
+                t = time.perf_counter()
+                page.goto(base + path, wait_until="domcontentloaded")
+                dcl = time.perf_counter() - t
+                page.wait_for_selector("tr.step", state="visible")
+                first = time.perf_counter() - t
+                page.wait_for_function("document.querySelectorAll('tr.step').length >= 2000 "
+                                       "&& !document.querySelector('tr.more-rows')", timeout=60_000)
+                every = time.perf_counter() - t
+                page.wait_for_load_state("load")
+                loaded = time.perf_counter() - t
+                if i >= args.warmup:
+                    for key, v in zip(rows, (dcl, first, every, loaded)):
+                        rows[key].append(v * 1000)
+            browser.close()
+        return {"page": "browser: run page, 2,000 steps (headless Chromium, gunicorn)",
+                **{k: round(statistics.median(v), 1) for k, v in rows.items()}}
+    finally:
+        os.killpg(web.pid, 15)
+        web.wait(20)
 
 
 def _pct(values, p):
@@ -418,6 +457,8 @@ def main():
     p.add_argument("--repeat", type=int, default=15)
     p.add_argument("--slow", type=float, default=3.0, help="seconds: a page slower than this is timed 3 times only")
     p.add_argument("--no-time", action="store_true", help="load only")
+    p.add_argument("--browser", action="store_true", help="also time the run page in headless Chromium")
+    p.add_argument("--chromium", default="/usr/bin/chromium")
     p.add_argument("--out", default="")
     args = p.parse_args()
     if args.load:

@@ -57,6 +57,13 @@ def gunzip_bounded(body: bytes, limit: int) -> bytes:
 def accept(project, body: bytes, *, encoding: str, content_encoding: str = "", source: str = "http") -> Outcome:
     if len(body) > settings.SAGATRACE_MAX_BODY_BYTES:
         return Outcome(413, f"body is {len(body)} bytes; the limit is {settings.SAGATRACE_MAX_BODY_BYTES}")
+    retry = settings.SAGATRACE_RETRY_AFTER_SECONDS
+    try:  # shed before spending anything on the body: under overload this path must stay cheap
+        if IngestBatch.objects.filter(status=IngestBatch.PENDING).count() >= settings.SAGATRACE_MAX_PENDING_BATCHES:
+            return Outcome(503, "indexing backlog is full; retry later", retry_after=retry)
+    except DatabaseError:
+        log.exception("could not count the indexing backlog")
+        return Outcome(503, "storage is unavailable; retry later", retry_after=retry)
     content_encoding = (content_encoding or "").strip().lower()
     if content_encoding == "gzip":
         try:
@@ -94,10 +101,7 @@ def accept(project, body: bytes, *, encoding: str, content_encoding: str = "", s
     if accepted == 0:
         return Outcome(400, f"no valid span in the request: {decoded.error_message}", rejected=decoded.rejected)
 
-    retry = settings.SAGATRACE_RETRY_AFTER_SECONDS
     try:
-        if IngestBatch.objects.filter(status=IngestBatch.PENDING).count() >= settings.SAGATRACE_MAX_PENDING_BATCHES:
-            return Outcome(503, "indexing backlog is full; retry later", retry_after=retry)
         with transaction.atomic():
             batch_id = store(IngestBatch(project=project, encoding=encoding, body=body, span_count=accepted,
                                          rejected_spans=decoded.rejected, source=source))
