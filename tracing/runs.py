@@ -129,13 +129,17 @@ def decode_cursor(cursor: str, field: str):
     return _decode_value(field, value), last_id
 
 
+def _nullable(field: str) -> bool:
+    return Run._meta.get_field(field).null
+
+
 def _after(field: str, desc: bool, value, last_id: int) -> Q:
     """Rows strictly after (value, id) in `field` order (desc or asc), nulls last, ties by id."""
     before_id = Q(id__lt=last_id) if desc else Q(id__gt=last_id)
     if value is None:
         return Q(**{f"{field}__isnull": True}) & before_id
-    beyond = Q(**{f"{field}__lt" if desc else f"{field}__gt": value})
-    return beyond | (Q(**{field: value}) & before_id) | Q(**{f"{field}__isnull": True})
+    beyond = Q(**{f"{field}__lt" if desc else f"{field}__gt": value}) | (Q(**{field: value}) & before_id)
+    return beyond | Q(**{f"{field}__isnull": True}) if _nullable(field) else beyond
 
 
 def page(runs, sort: str = DEFAULT_SORT, cursor: str = "", limit: int = 50):
@@ -144,7 +148,9 @@ def page(runs, sort: str = DEFAULT_SORT, cursor: str = "", limit: int = 50):
     field = SORTS[key]
     if cursor:
         runs = runs.filter(_after(field, desc, *decode_cursor(cursor, field)))
-    order = F(field).desc(nulls_last=True) if desc else F(field).asc(nulls_last=True)
+    # NULLS LAST only where a column can be null: on started_at it would stop PostgreSQL using run_recent.
+    nulls_last = True if _nullable(field) else None
+    order = F(field).desc(nulls_last=nulls_last) if desc else F(field).asc(nulls_last=nulls_last)
     rows = list(runs.order_by(order, "-id" if desc else "id")[: limit + 1])
     if len(rows) > limit:
         return rows[:limit], encode_cursor(rows[limit - 1], field)
