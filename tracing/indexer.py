@@ -6,17 +6,15 @@ a re-sent span replaces the stored copy only if it is at least as complete
 """
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone as dt_timezone
 
-import orjson
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 
-from tracing import dedupe, pricing, search
+from tracing import bulk, dedupe, pricing, search
 from tracing.conventions import normalize
 from tracing.models import Run, Step
 from tracing.redaction import redactor_for
@@ -178,37 +176,12 @@ def write_steps(rows: list[Step], stored: dict) -> None:
     new = [step for step in rows if (step.trace_id, step.span_id) not in stored]
     if len(new) < len(rows):
         _upsert([step for step in rows if (step.trace_id, step.span_id) in stored])
-    if new:
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {Step._meta.db_table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
-                for step in new:
-                    copy.write_row([dump(getattr(step, attname)) for attname, dump in _COPY_DUMPERS])
+    bulk.insert(Step, new)
 
 
 def _upsert(rows: list[Step]) -> None:
     Step.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
                              unique_fields=["project", "trace_id", "span_id"], update_fields=STEP_FIELDS)
-
-
-def _json(value):
-    """A JSONField value as Django would store it (None is SQL NULL), serialised by orjson."""
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # what orjson refuses (integers beyond 64 bits, non-string keys…): as Django would
-        return json.dumps(value)
-
-
-def _same(value):
-    return value
-
-
-_STEP_COLUMNS = [f for f in Step._meta.concrete_fields if f.name != "id"]
-_COPY_COLUMNS = [f.column for f in _STEP_COLUMNS]
-_COPY_DUMPERS = [
-    (f.attname, _json if isinstance(f, models.JSONField) else _same) for f in _STEP_COLUMNS
-]
 
 
 def _lock_traces(project_id: int, trace_ids: list[str]) -> None:
