@@ -95,7 +95,7 @@ def main():
             batch_ids.append(IngestBatch.objects.create(project=project, encoding=enc, body=b, span_count=512,
                                                         status=IngestBatch.PENDING).id)
 
-    parts = dict.fromkeys(("decode", "normalize", "redact", "build_step", "search_document"), 0.0)
+    parts = dict.fromkeys(("decode", "normalize", "redact", "build_step", "search_words"), 0.0)
 
     key = None
     if args.stage == "http":
@@ -142,12 +142,12 @@ def main():
                     t2 = clock()
                     step = indexer.build_step(project.id, span, d)
                     t3 = clock()
-                    search.document(step)
+                    search.step_words(step)
                     t4 = clock()
                     parts["normalize"] += t1 - t0
                     parts["redact"] += t2 - t1
                     parts["build_step"] += t3 - t2
-                    parts["search_document"] += t4 - t3
+                    parts["search_words"] += t4 - t3
 
     sql_times: dict[str, list[float]] = {}
 

@@ -72,10 +72,22 @@ def _index(batches: list[IngestBatch]) -> None:
         spans += otlp.decode(bytes(batch.body), batch.encoding,
                              max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES).spans
     with transaction.atomic():
+        _commit_without_waiting_for_disk()
         indexer.index_spans(batches[0].project_id, spans)
         IngestBatch.objects.filter(id__in=[b.id for b in batches]).update(
             status=IngestBatch.INDEXED, indexed_at=timezone.now(), error=""
         )
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """PostgreSQL: this transaction's commit returns before its WAL is flushed (the WAL writer
+    flushes within 200 ms). Safe here and nowhere else: everything it writes is derived from the
+    stored batches, which were committed durably by intake, and the batches' "indexed" mark is in
+    the same transaction; a crash that loses it leaves them pending and the sweep indexes them
+    again. Saves a disk flush per transaction on the worker's critical path."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _claim_followers(batch_id: int, now) -> list[int]:

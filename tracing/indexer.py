@@ -16,7 +16,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 
 from tracing import bulk, dedupe, pricing, search
 from tracing.conventions import normalize
-from tracing.models import Run, Step
+from tracing.models import Run, SearchDocument, Step
 from tracing.redaction import redactor_for
 from tracing.spans import SpanRecord
 from tracing.steps import StepData
@@ -141,12 +141,12 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
         return set()
     trace_ids = sorted({t for t, _ in latest})
     redact = redactor_for(project_id)
-    built = []
+    built, words = [], {}
     for key, span in latest.items():
         data = normalize(span)
         redact(data, span)
         step = build_step(project_id, span, data)
-        step.search_text = search.document(step)  # explorer full-text search (tracing/search.py), after redaction
+        words[key] = search.step_words(step)  # explorer full-text search (tracing/search.py), after redaction
         built.append(step)
 
     _lock_traces(project_id, trace_ids)
@@ -159,8 +159,27 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     rows = [step for step in built if stored.get((step.trace_id, step.span_id), -1) <= step.version]
     if rows:
         write_steps(rows, stored)
+        index_words(project_id, rows, words, stored)
     recompute_runs(project_id, trace_ids)
     return set(trace_ids)
+
+
+def index_words(project_id: int, rows: list[Step], words: dict, stored: dict) -> None:
+    """The runs' search documents: the new steps' distinct words, one document per run. A run
+    with a replaced step (its old words may be gone) has its documents rebuilt from all its steps."""
+    rebuilt = sorted({step.trace_id for step in rows if (step.trace_id, step.span_id) in stored})
+    by_trace: dict[str, set[str]] = {}
+    for step in rows:
+        if step.trace_id not in by_trace:
+            by_trace[step.trace_id] = set()
+        by_trace[step.trace_id] |= words[(step.trace_id, step.span_id)]
+    if rebuilt:
+        SearchDocument.objects.filter(project_id=project_id, trace_id__in=rebuilt).delete()
+        for trace_id in rebuilt:
+            by_trace[trace_id] = set()
+        for step in Step.objects.filter(project_id=project_id, trace_id__in=rebuilt).only("trace_id", *search.CONTENT_FIELDS):
+            by_trace[step.trace_id] |= search.step_words(step)
+    bulk.insert(SearchDocument, search.documents(project_id, by_trace))
 
 
 def write_steps(rows: list[Step], stored: dict) -> None:

@@ -184,9 +184,6 @@ class Step(models.Model):
 
     attributes = models.JSONField(default=dict, blank=True)  # attributes no mapper consumed
     raw = models.JSONField(default=dict, blank=True)  # the span as received: attributes, events, resource, scope
-    # Words of the step's content for full-text search (tracing/search.py): GIN-indexed on PostgreSQL,
-    # FTS5 (external content, kept by triggers) on SQLite.
-    search_text = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [
@@ -233,6 +230,7 @@ class RedactionRule(models.Model):
 
 
 from tracing.spend_models import SpendBucket, SpendHour, SpendRun  # noqa: E402,F401  (spend buckets: their own module, see tracing/spend.py)
+from tracing.search_models import SearchDocument  # noqa: E402,F401  (full-text search: tracing/search.py)
 
 
 class SavedView(models.Model):

@@ -1,25 +1,41 @@
-"""Full-text search over step content: one search document per Step (`Step.search_text`).
+"""Full-text search over runs: the distinct words of their steps' content (tracing.search_models).
 
-The document is the step's words only (inputs, outputs, reasoning, tool arguments and results,
-errors), lower-cased, punctuation folded to spaces, so PostgreSQL (`to_tsvector('simple', …)`,
-GIN index) and SQLite (FTS5, unicode61) tokenize it the same way and a query means the same on
-both. A query matches steps containing every word, each as a prefix ("weath" finds "weather").
-The document is capped so a hostile 50 MB span cannot blow up the index (tsvector max is 1 MB).
+A step's words are those of its inputs, outputs, reasoning, tool arguments and results, tool
+calls and error, lower-cased, split at anything that is not a letter or digit; message
+structure ("role": "user", "type": "text") is not content. PostgreSQL (tsvector, GIN) and
+SQLite (FTS5, unicode61) store the same words, so a query means the same on both: a run
+matches when it holds every word of the query, each as a prefix ("weath" finds "weather"),
+in any of its steps.
+
+Written at index time (tracing.indexer), one document per run and transaction. The words
+are deduplicated there, not by the database: with the full text and `to_tsvector` in a GIN
+expression index, full-text indexing was ~30% of all CPU per indexed span.
 """
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-MAX_DOCUMENT_CHARS = 100_000
+from tracing.search_models import SearchDocument
+
+MAX_STEP_CHARS = 100_000  # of a step's text read for words: a hostile 50 MB span cannot blow up the index
+MAX_DOCUMENT_CHARS = 500_000  # of one document (a tsvector holds at most 1 MB)
+MAX_WORD_CHARS = 100  # longer "words" are base64 and hashes; nobody types them (a tsvector lexeme holds < 2 KB)
 MAX_QUERY_TERMS = 12
-FTS_TABLE = "tracing_step_fts"  # SQLite only; created with its triggers in migration 0002
+FTS_TABLE = "tracing_searchdocument_fts"  # SQLite only; created with its triggers in migration 0007
 _WORDS = re.compile(r"[^\W_]+")
+# ASCII separators to spaces in one C pass; a token left with any other non-alphanumeric character
+# (non-ASCII punctuation) is split again by _WORDS, so the result equals _WORDS.findall(text).
+_SEPARATORS = str.maketrans({c: " " for c in string.punctuation})
 _SKIP_VALUES = {"type", "role"}  # message structure, not content: "user", "text" would match every step
 _STRUCTURE_KEYS = {"type", "role", "parts", "content", "id", "name", "arguments", "response", "finish_reason"}
+CONTENT_FIELDS = ("name", "tool_name", "error_message", "reasoning", "tool_arguments", "tool_result", "input",
+                  "output", "tool_calls")
 
 
 def _strings(value: Any, out: list[str], budget: list[int]) -> None:
@@ -42,15 +58,39 @@ def _strings(value: Any, out: list[str], budget: list[int]) -> None:
             out.append(str(item))
 
 
-def document(step) -> str:
-    """The searchable words of one step (works on a Step or anything with the same fields)."""
+def split_words(text: str) -> set[str]:
+    """The distinct words of `text`, lower-cased: set(_WORDS.findall(text.lower())), faster."""
+    out = set()
+    for token in set(text.lower().translate(_SEPARATORS).split()):
+        if token.isalnum():
+            out.add(token)
+        else:
+            out.update(_WORDS.findall(token))
+    if out and max(map(len, out)) > MAX_WORD_CHARS:
+        out = {w for w in out if len(w) <= MAX_WORD_CHARS}
+    return out
+
+
+def step_words(step) -> set[str]:
+    """The searchable words of one step (a Step, or anything with the same fields)."""
     parts: list[str] = []
-    budget = [MAX_DOCUMENT_CHARS]
-    for value in (step.name, step.tool_name, step.error_message, step.reasoning, step.tool_arguments,
-                  step.tool_result, step.input, step.output, step.tool_calls):
-        _strings(value, parts, budget)
-    text = " ".join(_WORDS.findall(" ".join(parts).lower()))
-    return text[:MAX_DOCUMENT_CHARS]
+    budget = [MAX_STEP_CHARS]
+    for field in CONTENT_FIELDS:
+        _strings(getattr(step, field), parts, budget)
+    return split_words(" ".join(parts)[:MAX_STEP_CHARS])
+
+
+def document(words: Iterable[str]) -> str:
+    """The stored form of a set of words: sorted, space-separated, capped at a word boundary."""
+    text = " ".join(sorted(words))
+    if len(text) > MAX_DOCUMENT_CHARS:
+        text = text[: text.rfind(" ", 0, MAX_DOCUMENT_CHARS + 1)].rstrip()
+    return text
+
+
+def documents(project_id: int, words_by_trace: dict[str, set[str]]) -> list[SearchDocument]:
+    return [SearchDocument(project_id=project_id, trace_id=trace_id, words=document(words))
+            for trace_id, words in words_by_trace.items() if words]
 
 
 def terms(query: str) -> list[str]:
@@ -58,21 +98,17 @@ def terms(query: str) -> list[str]:
 
 
 def matching_trace_ids(project_id: int, query: str) -> RawSQL | None:
-    """A subquery of the trace ids in the project with a step matching every word of `query`,
-    for `Run.objects.filter(trace_id__in=…)`. None when the query has no words."""
+    """A subquery of the trace ids in the project holding every word of `query` (each as a
+    prefix), for `Run.objects.filter(trace_id__in=…)`. None when the query has no words."""
     words = terms(query)
     if not words:
         return None
-    if connection.vendor == "postgresql":
-        tsquery = " & ".join(f"{w}:*" for w in words)  # words are [^\W_]+: nothing to escape
-        return RawSQL(
-            "SELECT s.trace_id FROM tracing_step s WHERE s.project_id = %s"
-            " AND to_tsvector('simple', s.search_text) @@ to_tsquery('simple', %s)",
-            [project_id, tsquery],
-        )
-    match = " ".join(f'"{w}"*' for w in words)
-    return RawSQL(
-        f"SELECT s.trace_id FROM {FTS_TABLE} f JOIN tracing_step s ON s.id = f.rowid"
-        f" WHERE {FTS_TABLE} MATCH %s AND s.project_id = %s",
-        [match, project_id],
-    )
+    table = SearchDocument._meta.db_table
+    if connection.vendor == "postgresql":  # words are [^\W_]+: nothing to escape in a tsquery
+        one = f"SELECT d.trace_id FROM {table} d WHERE d.project_id = %s AND d.words @@ %s::tsquery"
+        params = [p for w in words for p in (project_id, f"{w}:*")]
+    else:
+        one = (f"SELECT d.trace_id FROM {FTS_TABLE} f JOIN {table} d ON d.id = f.rowid"
+               f" WHERE {FTS_TABLE} MATCH %s AND d.project_id = %s")
+        params = [p for w in words for p in (f'"{w}"*', project_id)]
+    return RawSQL(" INTERSECT ".join([one] * len(words)), params)

@@ -1,40 +1,63 @@
 """Full-text search behind the runs list `q` (tracing/search.py): what is indexed, how a query
 matches, and that the index follows every write — on SQLite (FTS5) and PostgreSQL (GIN)."""
+import re
+
 import pytest
 from django.db import connection
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.dashboards.explorer_data import ingest, make_run, run_spans
+from datetime import timedelta
+
+from django.utils import timezone
+
 from tracing import runs as run_queries
 from tracing import search
-from tracing.models import Project, Step
+from tracing import retention
+from tracing.models import Project, SearchDocument, Step
 
 
 def found(project, q):
     return set(run_queries.filter_runs(project, run_queries.RunFilter(q=q)).values_list("trace_id", flat=True))
 
 
-def test_document_holds_content_words_only():
+def test_step_words_are_content_words_only():
     class S:
         name, tool_name, error_message, reasoning = "chat gpt-4o", "get_weather", "", "Think: Paris?"
         tool_arguments, tool_result, tool_calls = {"city": "Paris"}, "Sunny, 21°C", []
         input = [{"role": "user", "parts": [{"type": "text", "content": "Weather in PARIS, please!"}]}]
         output = None
-    doc = search.document(S)
-    assert doc == "chat gpt 4o get weather think paris city paris sunny 21 c weather in paris please"
-    assert "user" not in doc.split() and "text" not in doc.split()  # message structure is not content
+    words = search.step_words(S)
+    assert words == {"chat", "gpt", "4o", "get", "weather", "think", "paris", "city", "sunny", "21", "c", "in",
+                     "please"}
+    assert "user" not in words and "text" not in words  # message structure is not content
 
 
-def test_document_is_capped():
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_split_words_equals_the_word_regex(text):
+    """The fast split (ASCII punctuation in one C pass, then a regex only for leftovers) finds exactly
+    the words the plain regex finds."""
+    expected = {w for w in re.findall(r"[^\W_]+", text.lower()) if len(w) <= search.MAX_WORD_CHARS}
+    assert search.split_words(text) == expected
+
+
+def test_documents_are_capped():
     class S:
         name = tool_name = error_message = reasoning = ""
         tool_arguments = tool_calls = input = output = None
-        tool_result = "word " * 100_000
-    assert len(search.document(S)) <= search.MAX_DOCUMENT_CHARS
+        tool_result = " ".join(f"w{i}" for i in range(200_000)) + " " + "x" * 500
+    words = search.step_words(S)
+    assert "x" * 500 not in words  # base64 and hashes are not words anyone types
+    assert sum(len(w) + 1 for w in words) <= search.MAX_STEP_CHARS + 1
+    doc = search.document({f"word{i:07d}" for i in range(100_000)})
+    assert len(doc) <= search.MAX_DOCUMENT_CHARS and not doc.endswith(" ") and "word0000000" in doc
 
 
 @pytest.mark.parametrize("q, hit", [
-    ("lisbon", True), ("LISBON", True), ("lis", True), ("forecast drizzle", True), ("drizzle paris", False),
+    ("lisbon", True), ("LISBON", True), ("lis", True), ("forecast drizzle", True), ("drizzle walrus", False),
     ("get_weather", True), ("\"lisbon*\" (", True), ("city", True), ("zzz", False), ("-- ' ; DROP", False), ("", True),
+    ("lisbon drizzle", True),  # words of different steps (the question, a tool result): the run holds both
 ])
 def test_query_semantics(project, q, hit):
     trace_id, _ = make_run(project, tool_args={"city": "Lisbon"}, tool_result={"forecast": "drizzle"},
@@ -62,8 +85,22 @@ def test_index_follows_upserts_and_deletes(project):
                     attr.value.string_value = "second answer: pelican"
     ingest(project, spans)
     assert found(project, "walrus") == set() and found(project, "pelican") == {trace_id}
-    Step.objects.filter(trace_id=trace_id).delete()  # retention deletes steps: the index forgets them
-    assert found(project, "pelican") == set()
+    assert found(project, "answer") == {trace_id}
+    project.retention_days = 1  # retention deletes the run: the index forgets it
+    project.save()
+    retention.purge_project(project, timezone.now() + timedelta(days=30))
+    assert not Step.objects.filter(trace_id=trace_id).exists() and found(project, "pelican") == set()
+
+
+def test_runs_indexed_over_several_batches_match_words_from_each(project):
+    """A run whose steps arrive in separate requests (separate transactions) holds several
+    documents; a query needs each of its words in one of them, not all in the same."""
+    trace_id, spans, ids = run_spans(question="tell me about the axolotl", tool_result="the ocelot sleeps")
+    for span in spans:
+        ingest(project, [span])
+    assert found(project, "axolotl ocelot") == {trace_id}
+    assert found(project, "axolotl walrus") == set()
+    assert SearchDocument.objects.filter(trace_id=trace_id).count() == len(spans)
 
 
 def test_other_projects_content_never_matches(project):
@@ -73,13 +110,16 @@ def test_other_projects_content_never_matches(project):
 
 
 def test_index_structures_exist(db):
-    """A migration that rebuilds tracing_step (SQLite does so for many ALTERs) drops its triggers;
-    this fails until the triggers are recreated."""
+    """A migration that rebuilds tracing_searchdocument (SQLite does so for many ALTERs) drops its
+    triggers; this fails until the triggers are recreated."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'step_search_gin'")
-            assert "gin" in cursor.fetchone()[0]
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'search_doc_gin'")
+            assert "gin (words)" in cursor.fetchone()[0]
+            cursor.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                           " WHERE attrelid = 'tracing_searchdocument'::regclass AND attname = 'words'")
+            assert cursor.fetchone()[0] == "tsvector"
         else:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tracing_step'")
-            assert {r[0] for r in cursor.fetchall()} >= {"tracing_step_fts_ai", "tracing_step_fts_ad",
-                                                          "tracing_step_fts_au"}
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'tracing_searchdocument'")
+            assert {r[0] for r in cursor.fetchall()} == {f"{search.FTS_TABLE}_ai", f"{search.FTS_TABLE}_ad",
+                                                         f"{search.FTS_TABLE}_au"}

@@ -40,3 +40,44 @@ def test_text_without_any_rule_literal_skips_the_regex():
     redactor.regex = Untouchable()
     text = "a long message about the weather in Lisbon, call_0123456789ab, nothing secret"
     assert redactor.text(text) == text
+
+
+# JSON-like values with the fragments anywhere: strings, nested lists and dicts, numbers.
+json_values = st.recursive(
+    st.one_of(texts, st.integers(), st.none(), st.booleans()),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(FRAGMENTS), inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+def _walked(redactor, data, span):
+    """Redactor.step without its one-scan shortcut: every string through text()."""
+    saved, redactor.prefilter = redactor.prefilter, None
+    try:
+        redactor.step(data, span)
+    finally:
+        redactor.prefilter = saved
+
+
+@hsettings(max_examples=800, deadline=None)
+@given(input=json_values, output=json_values, reasoning=texts, tool_result=json_values, attributes=json_values,
+       event_attributes=json_values, status=texts, disabled=rule_sets)
+def test_one_scan_per_span_redacts_exactly_what_walking_every_string_does(
+        input, output, reasoning, tool_result, attributes, event_attributes, status, disabled):
+    from tracing.spans import SpanEvent, SpanRecord
+    from tracing.steps import StepData
+
+    def make():
+        data = StepData(kind="llm", input=input, output=output, reasoning=reasoning, tool_result=tool_result)
+        span = SpanRecord(trace_id="t", span_id="s", parent_span_id=None, name="chat", kind=1, start_ns=1, end_ns=2,
+                          status_message=status, attributes={"a": attributes},
+                          events=[SpanEvent(name="e", time_ns=1, attributes={"b": event_attributes})])
+        return data, span
+
+    redactor = build(disabled)
+    fast, walked = make(), make()
+    redactor.step(*fast)
+    _walked(redactor, *walked)
+    assert fast[0] == walked[0]
+    assert (fast[1].attributes, fast[1].status_message, fast[1].events) == \
+        (walked[1].attributes, walked[1].status_message, walked[1].events)

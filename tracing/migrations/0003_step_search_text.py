@@ -1,5 +1,5 @@
 """Full-text search over step content (tracing/search.py): Step.search_text, a GIN index on
-PostgreSQL, an external-content FTS5 table kept by triggers on SQLite. Backfills existing steps."""
+PostgreSQL, an external-content FTS5 table kept by triggers on SQLite. Superseded by 0007."""
 from django.db import migrations, models
 
 FTS = "tracing_step_fts"
@@ -27,17 +27,7 @@ SQLITE_REVERSE = [
 
 
 def backfill(apps, schema_editor):
-    from tracing.search import document
-
-    Step = apps.get_model("tracing", "Step")
-    batch = []
-    for step in Step.objects.order_by("id").iterator(chunk_size=500):
-        step.search_text = document(step)
-        batch.append(step)
-        if len(batch) == 500:
-            Step.objects.bulk_update(batch, ["search_text"])
-            batch = []
-    Step.objects.bulk_update(batch, ["search_text"])
+    """Nothing since 0007: Step.search_text is dropped there and the search documents are built from the steps."""
 
 
 def _run(statements):
