@@ -6,7 +6,7 @@
 Loading is bulk generation straight into the database with COPY (not through the ingest path:
 that is bench/run_ingest.py's job): Runs with their aggregates computed as the indexer would,
 Steps with short realistic content (~300-character messages, so 1 M steps stay a few GB) and
-their search document from tracing.search, the tracing_step secondary indexes dropped during
+their runs' search documents from tracing.search, the tracing_step secondary indexes dropped during
 the COPY and rebuilt after (how one bulk-loads PostgreSQL), then the spend buckets built by
 tracing.spend itself, so the spend page reads what the indexer would have written. Runs start
 over the last 90 days. Three extra runs: one of 2,000 steps (the run page) and two similar ones of
@@ -198,7 +198,7 @@ def load(args):
     from django.db import connection
 
     from tracing import search
-    from tracing.models import ApiKey, Membership, Project, Run, Step
+    from tracing.models import ApiKey, Membership, Project, Run, SearchDocument, Step
 
     call_command("migrate", verbosity=0)
     project = Project.objects.create(name="Bench pages", slug="bench", retention_days=3650)
@@ -211,8 +211,9 @@ def load(args):
     specials = [("big", 2000, None), ("diff_a", 1000, 42), ("diff_b", 1000, 42)]
 
     with connection.cursor() as cur:  # secondary indexes (not the constraints'): rebuilt after the COPY
-        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tracing_step' AND indexname NOT IN "
-                    "(SELECT conname FROM pg_constraint WHERE conrelid = 'tracing_step'::regclass)")
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('tracing_step', 'tracing_searchdocument')"
+                    " AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid IN"
+                    " ('tracing_step'::regclass, 'tracing_searchdocument'::regclass))")
         dropped = cur.fetchall()
         for name, _ in dropped:
             cur.execute(f'DROP INDEX "{name}"')
@@ -220,7 +221,7 @@ def load(args):
         log(f"dropped {[name for name, _ in dropped]} for the load; will recreate")
 
     t0 = time.time()
-    trace_ids, special_ids, runs, n_steps = [], {}, [], 0
+    trace_ids, special_ids, runs, n_steps, documents = [], {}, [], 0, []
     with connection.cursor() as cur:  # steps stream out as they are generated; the 10,000 runs follow
         steps_copy = Copier(cur.cursor, Step, {"project_id": project.id, "convention": "genai",
                                                "service_name": "bench-agents"})
@@ -243,11 +244,13 @@ def load(args):
                     if step["kind"] == "llm":
                         step["output"][0]["parts"][0]["content"] = sentence(rng, 45)
                         step["model"] = "gpt-4.1-mini"
+            words = set()
             for step in steps:
                 step["trace_id"] = trace_id
                 step["version"] = (step["end_ns"] // 1000) * 1024
-                step["search_text"] = search.document(_Doc(step))
+                words |= search.step_words(_Doc(step))
                 steps_copy.write(step)
+            documents.append({"trace_id": trace_id, "words": search.document(words)})  # as if indexed at once
             runs.append(run)
             trace_ids.append(trace_id)
             n_steps += len(steps)
@@ -258,6 +261,10 @@ def load(args):
         for run in runs:
             runs_copy.write(run)
         runs_copy.close()
+        docs_copy = Copier(cur.cursor, SearchDocument, {"project_id": project.id})
+        for doc in documents:
+            docs_copy.write(doc)
+        docs_copy.close()
     log(f"copied {len(trace_ids)} runs, {n_steps} steps in {time.time() - t0:.0f}s; recreating indexes")
     t1 = time.time()
     with connection.cursor() as cur:
@@ -290,7 +297,7 @@ def load(args):
 
 
 class _Doc:
-    """What search.document reads of a Step, from a values dict."""
+    """What search.step_words reads of a Step, from a values dict."""
 
     def __init__(self, values):
         self.v = values

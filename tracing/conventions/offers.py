@@ -7,7 +7,7 @@ from typing import Any, Callable
 from .precedence import rank
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)  # never mutated; not frozen because frozen construction costs 4x (~60 us a span)
 class Offer:
     field: str
     source: str
