@@ -54,6 +54,7 @@ _LITERALS: dict[str, tuple[str, ...]] = {
 }
 _NOT_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
 _SHORTEST_MATCH = 13  # no built-in rule matches fewer characters (a 13-digit card number)
+_DIGITS_ONLY = bytes(b if 48 <= b <= 57 else 32 for b in range(256))  # bytes.translate: digits kept, others to space
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12}")  # what every card_number match starts with (\d: any script)
 RULE_DESCRIPTIONS = {
     "private_key": "PEM private key blocks",
@@ -110,9 +111,14 @@ class Redactor:
                 return True
         if not self.check_digits:
             return False
-        if value.isascii() and len(value.encode().translate(None, _NOT_DIGITS)) < 13:
-            return False  # fewer than 13 digits in all (\d also matches other scripts' digits: not ASCII text)
-        return _DIGIT_RUN.search(value) is not None
+        if not value.isascii():  # \d also matches other scripts' digits
+            return _DIGIT_RUN.search(value) is not None
+        raw = value.encode()
+        if len(raw.translate(None, _NOT_DIGITS)) < 13:
+            return False  # fewer than 13 digits in all
+        # Digit runs with the single spaces and hyphens a card number may hold removed (which can
+        # only join more digits than the regex would: a superset), everything else a separator.
+        return max(map(len, raw.translate(_DIGITS_ONLY, b" -").split())) >= 13
 
     def text(self, value: str) -> str:
         if self.regex is None or not value or not self.could_match(value):
