@@ -72,9 +72,7 @@ def filter_runs(project, f: RunFilter):
         runs = runs.filter(Exists(Step.objects.filter(
             project_id=OuterRef("project_id"), trace_id=OuterRef("trace_id"), provider=f.provider)))
     if f.q:
-        matches = search.matching_trace_ids(project.id, f.q)
-        if matches is not None:
-            runs = runs.filter(trace_id__in=matches)
+        runs = search.filter_runs(runs, project.id, f.q)
     return runs
 
 

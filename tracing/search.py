@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 
 from tracing.search_models import SearchDocument
@@ -97,18 +98,25 @@ def terms(query: str) -> list[str]:
     return _WORDS.findall((query or "").lower())[:MAX_QUERY_TERMS]
 
 
-def matching_trace_ids(project_id: int, query: str) -> RawSQL | None:
-    """A subquery of the trace ids in the project holding every word of `query` (each as a
-    prefix), for `Run.objects.filter(trace_id__in=…)`. None when the query has no words."""
+def filter_runs(runs: QuerySet, project_id: int, query: str) -> QuerySet:
+    """The runs (a Run queryset of the project) holding every word of `query`, each as a prefix.
+    A query without words filters nothing.
+
+    PostgreSQL: one EXISTS per word on the run's documents, so the planner picks per query: for a
+    rare word it reads the GIN index and joins the few runs; for common words it walks the runs in
+    page order and checks each run's two or three documents until the page is full (collecting
+    every match first took ~1 s for two words found in every run of 10,000). SQLite: the runs
+    whose documents match each word (FTS5), intersected."""
     words = terms(query)
     if not words:
-        return None
+        return runs
     table = SearchDocument._meta.db_table
     if connection.vendor == "postgresql":  # words are [^\W_]+: nothing to escape in a tsquery
-        one = f"SELECT d.trace_id FROM {table} d WHERE d.project_id = %s AND d.words @@ %s::tsquery"
-        params = [p for w in words for p in (project_id, f"{w}:*")]
-    else:
-        one = (f"SELECT d.trace_id FROM {FTS_TABLE} f JOIN {table} d ON d.id = f.rowid"
-               f" WHERE {FTS_TABLE} MATCH %s AND d.project_id = %s")
-        params = [p for w in words for p in (f'"{w}"*', project_id)]
-    return RawSQL(" INTERSECT ".join([one] * len(words)), params)
+        docs = SearchDocument.objects.filter(project_id=OuterRef("project_id"), trace_id=OuterRef("trace_id"))
+        for word in words:
+            runs = runs.filter(Exists(docs.filter(words__matches=f"{word}:*")))
+        return runs
+    one = (f"SELECT d.trace_id FROM {FTS_TABLE} f JOIN {table} d ON d.id = f.rowid"
+           f" WHERE {FTS_TABLE} MATCH %s AND d.project_id = %s")
+    params = [p for w in words for p in (f'"{w}"*', project_id)]
+    return runs.filter(trace_id__in=RawSQL(" INTERSECT ".join([one] * len(words)), params))

@@ -18,6 +18,18 @@ class WordsField(models.TextField):
         return "tsvector" if connection.vendor == "postgresql" else super().db_type(connection)
 
 
+@WordsField.register_lookup
+class Matches(models.Lookup):
+    """`words__matches="weath:*"`: PostgreSQL's `words @@ 'weath:*'::tsquery` (tracing.search)."""
+
+    lookup_name = "matches"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} @@ ({rhs})::tsquery", [*lhs_params, *rhs_params]
+
+
 class SearchDocument(models.Model):
     project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
     trace_id = models.CharField(max_length=32)
