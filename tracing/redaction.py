@@ -42,11 +42,11 @@ BUILTIN_RULES: dict[str, tuple[str, object]] = {
 # rule that has no entry (custom patterns) every text goes through the regex.
 _LITERALS: dict[str, tuple[str, ...]] = {
     "private_key": ("-----begin",),
-    "anthropic_key": ("sk-ant-",),
+    "anthropic_key": ("sk-",),
     "openai_key": ("sk-",),
     "aws_access_key": ("akia", "asia"),
-    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
-    "slack_token": ("xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"),
+    "github_token": ("gh?_",),  # gh[pousr]_, by a regex with a literal prefix
+    "slack_token": ("xox",),
     "google_api_key": ("aiza",),
     "jwt": ("eyj",),
     "bearer_token": ("bearer",),
@@ -54,6 +54,7 @@ _LITERALS: dict[str, tuple[str, ...]] = {
 }
 _NOT_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
 _SHORTEST_MATCH = 13  # no built-in rule matches fewer characters (a 13-digit card number)
+_GITHUB_PREFIX = re.compile("gh[pousr]_")
 _DIGITS_ONLY = bytes(b if 48 <= b <= 57 else 32 for b in range(256))  # bytes.translate: digits kept, others to space
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12}")  # what every card_number match starts with (\d: any script)
 RULE_DESCRIPTIONS = {
@@ -80,17 +81,12 @@ class Redactor:
         self.regex = re.compile("|".join(f"(?P<r{i}>{pattern})" for i, (_, pattern, _) in enumerate(rules))) if rules else None
         literals = [_LITERALS.get(name) for name in self.names]
         # None: a custom rule is active, every non-empty text goes through the regex.
-        self.prefilter: dict[str, list[str]] | None = None
-        self.check_digits = False
+        self.prefilter: list[str] | None = None
+        self.check_digits = self.check_github = False
         if all(lit is not None for lit in literals):
-            # Literals grouped under a character they contain ("-" or "_"): one scan skips the group.
-            self.prefilter = {}
-            for literal in sorted({x for lit in literals for x in lit}):
-                if literal == "digits":
-                    self.check_digits = True
-                    continue
-                gate = "-" if "-" in literal else "_" if "_" in literal else ""
-                self.prefilter.setdefault(gate, []).append(literal)
+            wanted = {x for lit in literals for x in lit}
+            self.check_digits, self.check_github = "digits" in wanted, "gh?_" in wanted
+            self.prefilter = sorted(wanted - {"digits", "gh?_"})  # each one scan of the lower-cased text
 
     def _replace(self, match: re.Match) -> str:
         group = match.lastgroup
@@ -106,9 +102,11 @@ class Redactor:
         if len(value) < _SHORTEST_MATCH:
             return False
         low = value.lower()
-        for gate, literals in self.prefilter.items():
-            if (not gate or gate in low) and any(literal in low for literal in literals):
+        for literal in self.prefilter:
+            if literal in low:
                 return True
+        if self.check_github and "_" in low and _GITHUB_PREFIX.search(low):
+            return True
         if not self.check_digits:
             return False
         if not value.isascii():  # \d also matches other scripts' digits

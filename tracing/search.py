@@ -61,12 +61,9 @@ def _strings(value: Any, out: list[str], budget: list[int]) -> None:
 
 def split_words(text: str) -> set[str]:
     """The distinct words of `text`, lower-cased: set(_WORDS.findall(text.lower())), faster."""
-    out = set()
-    for token in set(text.lower().translate(_SEPARATORS).split()):
-        if token.isalnum():
-            out.add(token)
-        else:
-            out.update(_WORDS.findall(token))
+    out = set(text.lower().translate(_SEPARATORS).split())
+    if not "".join(out).isalnum():  # some token holds non-ASCII punctuation (one C call says none does)
+        out = {word for token in out for word in ([token] if token.isalnum() else _WORDS.findall(token))}
     if out and max(map(len, out)) > MAX_WORD_CHARS:
         out = {w for w in out if len(w) <= MAX_WORD_CHARS}
     return out
