@@ -5,8 +5,11 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
+from django.db import transaction
 
+from tracing.indexer import _lock_traces
 from tracing.models import Project, Run
+from tracing.spend import forget_runs
 
 
 def _trace_keyed_models():
@@ -24,10 +27,15 @@ def purge_project(project: Project, now: datetime, chunk: int = 500) -> int:
         if not batch:
             _purge_hourly_rollups(project, cutoff, chunk)
             return deleted
-        trace_ids = [t for _, t in batch]
-        for model in _trace_keyed_models():
-            model.objects.filter(project=project, trace_id__in=trace_ids).delete()
-        Run.objects.filter(id__in=[i for i, _ in batch]).delete()
+        trace_ids = sorted(t for _, t in batch)
+        with transaction.atomic():
+            # Under the indexer's trace locks: the runs' spend leaves the SpendHour cells it was added to
+            # (they are kept up to date by difference, tracing.spend), not while a late span re-indexes them.
+            _lock_traces(project.id, trace_ids)
+            forget_runs(project.id, trace_ids, hours_from=cutoff)
+            for model in _trace_keyed_models():
+                model.objects.filter(project=project, trace_id__in=trace_ids).delete()
+            Run.objects.filter(id__in=[i for i, _ in batch]).delete()
         deleted += len(batch)
 
 

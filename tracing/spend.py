@@ -21,8 +21,12 @@ from datetime import datetime, timezone as dt_timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from tracing import pricing
-from tracing.spend_models import MONEY_UNIT, TOTALS, SpendBucket, SpendRun
+import orjson
+from django.db import connection, models, transaction
+from django.db.models import Exists, OuterRef, Q, Sum
+
+from tracing import bulk, pricing
+from tracing.spend_models import MONEY_UNIT, SUMMED, TOTALS, SpendBucket, SpendHour, SpendRun
 from tracing.steps import COST_COMPUTED
 
 ANSWER = "answer / no tool"
@@ -190,8 +194,8 @@ def costliest_step(steps: list[dict[str, Any]]) -> tuple[str, int] | None:
 
 def recompute_buckets(project_id: int, trace_ids: Iterable[str]) -> None:
     """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
-    replay gives the same rows), then the SpendHour cells they touched. Runs are recomputed first;
-    the caller holds the traces' locks (tracing.indexer)."""
+    replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
+    first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows."""
     from tracing.models import Run, Step
 
     trace_ids = list(trace_ids)
@@ -201,56 +205,161 @@ def recompute_buckets(project_id: int, trace_ids: Iterable[str]) -> None:
     for s in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
               .order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES)):
         steps[s["trace_id"]].append(s)
-    rows, run_rows = [], []
+    rows, run_rows, new = [], [], {}
     for trace_id, run in runs.items():
-        for (hour, dim, key), amounts in trace_buckets(run, steps.get(trace_id, [])).items():
+        for cell, amounts in trace_buckets(run, steps.get(trace_id, [])).items():
+            hour, dim, key = cell
             rows.append(SpendBucket(project_id=project_id, trace_id=trace_id, hour=hour, dimension=dim, key=key,
                                     **amounts))
+            _add(new, cell, [amounts[f] for f in SUMMED])
         top = costliest_step(steps.get(trace_id, []))
         run_rows.append(SpendRun(
             project_id=project_id, trace_id=trace_id, started_at=run["started_at"], status=run["status"],
             user_id=run["user_id"], session_id=run["session_id"], unpriced_calls=run["unpriced_calls"],
             cost_units=to_units(run["cost_usd"]) if run["cost_usd"] is not None else None,
             top_span_id=top[0] if top else "", top_step_units=top[1] if top else None))
+    old = _delete_spend_rows(project_id, trace_ids)
+    bulk.insert(SpendBucket, rows)  # COPY on PostgreSQL: the rows were just deleted, under the trace locks
+    bulk.insert(SpendRun, run_rows)
+    apply_to_hours(project_id, old, new)
+
+
+def forget_runs(project_id: int, trace_ids: Iterable[str], hours_from: datetime | None = None) -> None:
+    """Delete these runs' spend rows and take their buckets out of the SpendHour cells from
+    `hours_from` on (retention: older cells are dropped whole). The caller holds the traces' locks."""
+    old = _delete_spend_rows(project_id, list(trace_ids))
+    apply_to_hours(project_id, {c: v for c, v in old.items() if hours_from is None or c[0] >= hours_from}, {})
+
+
+def _add(cells: dict[tuple, list[int]], cell: tuple, amounts: list[int]) -> None:
+    if cell in cells:
+        cells[cell] = [a + b for a, b in zip(cells[cell], amounts)]
+    else:
+        cells[cell] = amounts
+
+
+def _delete_spend_rows(project_id: int, trace_ids: list[str]) -> dict[tuple, list[int]]:
+    """Delete the runs' SpendBucket and SpendRun rows; return what the buckets held, summed per
+    (hour, dimension, key): the amounts SpendHour counts for these runs now."""
     stored = SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-    touched = set(stored.values_list("hour", "dimension", "key").distinct())
+    old = {(r["hour"], r["dimension"], r["key"]): [int(r[f"s_{f}"] or 0) for f in SUMMED]
+           for r in stored.values("hour", "dimension", "key").annotate(**{f"s_{f}": Sum(f) for f in SUMMED})}
     stored.delete()
-    SpendBucket.objects.bulk_create(rows, batch_size=1000)
     SpendRun.objects.filter(project_id=project_id, trace_id__in=trace_ids).delete()
-    SpendRun.objects.bulk_create(run_rows, batch_size=1000)
-    recompute_hours(project_id, touched | {(r.hour, r.dimension, r.key) for r in rows})
+    return old
 
 
-def recompute_hours(project_id: int, cells: set[tuple[datetime, str, str]]) -> None:
-    """SpendHour cells summed again from their SpendBuckets (never incremented), under per-hour
-    locks so that concurrent workers touching the same hour each see the other's committed rows."""
-    from django.db.models import Q, Sum
-
-    from tracing.spend_models import SUMMED, SpendHour
-
-    _lock_hours(project_id, sorted({hour for hour, _, _ in cells}))
-    groups: dict[tuple[datetime, str], set[str]] = defaultdict(set)
-    for hour, dim, key in cells:
-        groups[(hour, dim)].add(key)
-    items = sorted(groups.items())
-    for i in range(0, len(items), 200):  # bounded OR chains (SQLite caps expression depth at 1,000)
-        where = Q()
-        for (hour, dim), keys in items[i:i + 200]:
-            where |= Q(hour=hour, dimension=dim, key__in=sorted(keys))
-        sums = (SpendBucket.objects.filter(where, project_id=project_id).values("hour", "dimension", "key")
-                .annotate(**{f"s_{f}": Sum(f) for f in SUMMED}))
-        cells_now = [SpendHour(project_id=project_id, hour=r["hour"], dimension=r["dimension"], key=r["key"],
-                               **{f: r[f"s_{f}"] or 0 for f in SUMMED}) for r in sums]
-        SpendHour.objects.filter(where, project_id=project_id).delete()
-        SpendHour.objects.bulk_create(cells_now, batch_size=1000)
+# The SpendHour columns with a CHECK (>= 0) constraint. PostgreSQL and SQLite check the row an
+# upsert proposes before they find the conflicting row, so a negative change of these cannot be
+# proposed: it is proposed as 0, then subtracted by a second upsert (see apply_to_hours).
+NON_NEGATIVE = tuple(f.name for f in SpendHour._meta.fields
+                     if f.name in SUMMED and isinstance(f, models.PositiveIntegerField))
+_CHECKED = [SUMMED.index(f) for f in NON_NEGATIVE]
 
 
-def _lock_hours(project_id: int, hours: list[datetime]) -> None:
-    from django.db import connection
+def apply_to_hours(project_id: int, old: dict[tuple, list[int]], new: dict[tuple, list[int]]) -> None:
+    """Bring SpendHour from `old` to `new` ({(hour, dimension, key): amounts in SUMMED order}: what
+    some runs' buckets held before and hold now) by adding the difference to each cell. Keeps
+    every cell equal to the SUM of its SpendBuckets, and existing exactly while it has any.
 
-    if connection.vendor != "postgresql" or not hours:
-        return  # SQLite has a single writer: the transaction already serializes
-    # One bigint per (project, hour): the one-key form never collides with the indexer's two-key trace locks.
-    keys = [project_id * 2**32 + int(h.timestamp()) // 3600 for h in hours]
+    Concurrency (PostgreSQL): the first upsert touches every cell that changes, in (hour,
+    dimension, key) order, and locks its row (or inserts it: a concurrent insert of the same cell
+    waits on the unique index, then updates). Workers touching the same cells therefore queue on
+    row locks in the same order and cannot deadlock; the later statements only touch rows the
+    first one locked. No hour lock is needed: an addition does not depend on what the others
+    committed, unlike the re-SUM it replaces. The one decision that reads other runs' rows,
+    dropping a cell whose last bucket left, runs with the cell locked: a run adding a bucket to it
+    concurrently either committed first (and is seen) or waits for the lock, then inserts the
+    cell again. SQLite has a single writer: the transaction already serializes."""
+    zero = [0] * len(SUMMED)
+    changes, gone = [], []
+    for cell in sorted(old.keys() | new.keys()):
+        delta = [a - b for a, b in zip(new.get(cell, zero), old.get(cell, zero))]
+        if any(delta) or (cell in old) != (cell in new):  # a cell these runs enter or leave: it may appear or go
+            changes.append((cell, delta))
+        if cell not in new:
+            gone.append(cell)
+    if not changes:
+        return
+    _upsert_hours(project_id, [(cell, [max(v, 0) if i in _CHECKED else v for i, v in enumerate(delta)])
+                               for cell, delta in changes], "+")
+    lowered = [(cell, [-min(v, 0) if i in _CHECKED else 0 for i, v in enumerate(delta)])
+               for cell, delta in changes if any(delta[i] < 0 for i in _CHECKED)]
+    if lowered:
+        _upsert_hours(project_id, lowered, "-")  # rows the first upsert locked: it never inserts
+    if gone:
+        _drop_empty_cells(project_id, gone)
+
+
+def _upsert_hours(project_id: int, cells: list[tuple[tuple, list[int]]], op: str) -> None:
+    """One INSERT … ON CONFLICT DO UPDATE adding ("+") or subtracting ("-") the amounts, rows in the
+    given order. The rows travel as one JSON parameter the database unpacks: as 18 bound parameters
+    per cell, psycopg spent 21 ms of Python CPU quoting 170 cells (client-side binding), the JSON 1.4 ms."""
+    table, keys, summed = _names()
+    if op == "+":
+        sets = [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in summed]
+    else:
+        # Only the CHECKed columns are subtracted. Never below 0: if the invariant was already broken
+        # (a cell dropped while a bucket stayed), a count off in that cell beats an IntegrityError
+        # that would fail the batch at every retry.
+        greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
+        sets = [f"{summed[i]} = {greatest}({table}.{summed[i]} - EXCLUDED.{summed[i]}, 0)" for i in _CHECKED]
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(e->>0)::timestamptz", "e->>1", "e->>2",
+                            *(f"(e->>{i})::bigint" for i in range(3, 3 + len(summed)))])
+        rows = "jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n"
+    else:  # SQLite's JSON1 (Django's JSONField needs it); WHERE true: its upsert-after-SELECT syntax rule
+        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(3 + len(summed)))
+        rows = "json_each(%s) WHERE true ORDER BY key"
+    adapt = connection.ops.adapt_datetimefield_value
+    payload = orjson.dumps([[adapt(hour), dim, key, *amounts] for (hour, dim, key), amounts in cells]).decode()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+        cursor.execute(f"INSERT INTO {table} ({', '.join(keys + summed)}) SELECT %s, {values} FROM {rows} "
+                       f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}", [project_id, payload])
+
+
+def _names() -> tuple[str, list[str], list[str]]:
+    """SpendHour's table, its (project, hour, dimension, key) columns and its SUMMED columns, quoted
+    (SpendBucket's columns have the same names)."""
+    qn = connection.ops.quote_name
+    return (qn(SpendHour._meta.db_table),
+            [qn(SpendHour._meta.get_field(f).column) for f in ("project", "hour", "dimension", "key")],
+            [qn(SpendHour._meta.get_field(f).column) for f in SUMMED])
+
+
+def _drop_empty_cells(project_id: int, cells: list[tuple]) -> None:
+    """Delete the cells, among these (left by some runs), that no SpendBucket holds any more. Such a
+    cell sums to 0 in every column, so only those are looked up in SpendBucket."""
+    buckets = SpendBucket.objects.filter(project_id=OuterRef("project_id"), hour=OuterRef("hour"),
+                                         dimension=OuterRef("dimension"), key=OuterRef("key"))
+    for i in range(0, len(cells), 200):  # bounded OR chains (SQLite caps expression depth at 1,000)
+        where = Q()
+        for hour, dim, key in cells[i:i + 200]:
+            where |= Q(hour=hour, dimension=dim, key=key)
+        (SpendHour.objects.filter(where, project_id=project_id, **dict.fromkeys(SUMMED, 0))
+         .filter(~Exists(buckets)).delete())
+
+
+def resum_hours(project_id: int, hours_per_transaction: int = 24) -> None:
+    """Every SpendHour cell of the project summed again from its SpendBuckets (rebuild_spend: it
+    repairs cells that do not match, which adding differences never would). A few hours per
+    transaction, each under a table lock on PostgreSQL: indexing adds to SpendHour by difference,
+    so it must not change the cells between this DELETE and INSERT; it waits at its upsert and
+    adds its difference afterwards, to the re-summed cells, which do not include its uncommitted
+    buckets. Readers are not blocked."""
+    hours = sorted(set(SpendBucket.objects.filter(project_id=project_id).values_list("hour", flat=True).distinct())
+                   | set(SpendHour.objects.filter(project_id=project_id).values_list("hour", flat=True).distinct()))
+    table, keys, summed = _names()
+    keys_sql = ", ".join(keys)
+    for i in range(0, len(hours), hours_per_transaction):
+        chunk = hours[i:i + hours_per_transaction]
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            SpendHour.objects.filter(project_id=project_id, hour__in=chunk).delete()
+            cursor.execute(
+                f"INSERT INTO {table} ({keys_sql}, {', '.join(summed)}) "
+                f"SELECT {keys_sql}, {', '.join(f'SUM({c})' for c in summed)} "
+                f"FROM {connection.ops.quote_name(SpendBucket._meta.db_table)} "
+                f"WHERE project_id = %s AND hour IN ({', '.join(['%s'] * len(chunk))}) GROUP BY {keys_sql}",
+                [project_id, *(connection.ops.adapt_datetimefield_value(h) for h in chunk)])

@@ -2,8 +2,11 @@
 
 - SpendBucket: what one run contributed per hour to each dimension's key, rebuilt from the run's
   Steps whenever it is indexed (a replay gives the same rows). Filtered views read these.
-- SpendHour: the same per (hour, dimension, key) over all runs, recomputed from SpendBuckets for
-  the cells a run touched. Unfiltered views read these: months of spend are a few thousand rows.
+- SpendHour: the same per (hour, dimension, key) over all runs: always the SUM of that cell's
+  SpendBuckets, and there exactly while some SpendBucket is. Indexing adds to each cell the
+  difference between the run's new and old buckets (never re-summing a whole hour, which grows
+  with its runs); rebuild_spend sums the cells again. Unfiltered views read these: months of
+  spend are a few thousand rows.
 - SpendRun: one narrow row per run (cost, status, costliest step) for run-level numbers: cost per
   run, cost per successful run, top runs and steps — without scanning the wide Run table.
 

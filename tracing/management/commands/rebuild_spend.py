@@ -3,7 +3,7 @@ from django.db import transaction
 
 from tracing.indexer import _lock_traces
 from tracing.models import Project, Run
-from tracing.spend import recompute_buckets
+from tracing.spend import recompute_buckets, resum_hours
 
 CHUNK = 500
 
@@ -29,5 +29,6 @@ class Command(BaseCommand):
                 with transaction.atomic():  # as the indexer does: under its trace locks, so the two never race
                     _lock_traces(p.id, chunk)
                     recompute_buckets(p.id, chunk)
+            resum_hours(p.id)  # SpendHour again from the rebuilt buckets, even where it had drifted
             total += len(trace_ids)
         self.stdout.write(f"Rebuilt spend buckets of {total} run(s).")
