@@ -142,11 +142,12 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     trace_ids = sorted({t for t, _ in latest})
     redact = redactor_for(project_id)
     built, words = [], {}
-    for key, span in latest.items():
+    for span in latest.values():
         data = normalize(span)
         redact(data, span)
         step = build_step(project_id, span, data)
-        words[key] = search.step_words(step)  # explorer full-text search (tracing/search.py), after redaction
+        # Explorer full-text search (tracing/search.py), after redaction: the run's distinct words.
+        words.setdefault(span.trace_id, set()).update(search.step_words(step))
         built.append(step)
 
     _lock_traces(project_id, trace_ids)
@@ -159,27 +160,29 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     rows = [step for step in built if stored.get((step.trace_id, step.span_id), -1) <= step.version]
     if rows:
         write_steps(rows, stored)
-        index_words(project_id, rows, words, stored)
+        written = {step.trace_id for step in rows}
+        # A run with a replaced step (its old words may be gone) or a stale copy left out (its words
+        # are in `words`) has its documents rebuilt from its stored steps.
+        rebuilt = {step.trace_id for step in rows if (step.trace_id, step.span_id) in stored}
+        if len(rows) < len(built):
+            kept = {id(step) for step in rows}
+            rebuilt |= {step.trace_id for step in built if id(step) not in kept} & written
+        index_words(project_id, {t: words[t] for t in written}, rebuilt)
     recompute_runs(project_id, trace_ids)
     return set(trace_ids)
 
 
-def index_words(project_id: int, rows: list[Step], words: dict, stored: dict) -> None:
-    """The runs' search documents: the new steps' distinct words, one document per run. A run
-    with a replaced step (its old words may be gone) has its documents rebuilt from all its steps."""
-    rebuilt = sorted({step.trace_id for step in rows if (step.trace_id, step.span_id) in stored})
-    by_trace: dict[str, set[str]] = {}
-    for step in rows:
-        if step.trace_id not in by_trace:
-            by_trace[step.trace_id] = set()
-        by_trace[step.trace_id] |= words[(step.trace_id, step.span_id)]
+def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) -> None:
+    """One search document per run: the distinct words of the steps just written; the runs in
+    `rebuilt` get theirs from all their stored steps instead, replacing the ones they had."""
     if rebuilt:
-        SearchDocument.objects.filter(project_id=project_id, trace_id__in=rebuilt).delete()
+        SearchDocument.objects.filter(project_id=project_id, trace_id__in=sorted(rebuilt)).delete()
         for trace_id in rebuilt:
-            by_trace[trace_id] = set()
-        for step in Step.objects.filter(project_id=project_id, trace_id__in=rebuilt).only("trace_id", *search.CONTENT_FIELDS):
-            by_trace[step.trace_id] |= search.step_words(step)
-    bulk.insert(SearchDocument, search.documents(project_id, by_trace))
+            words[trace_id] = set()
+        for step in Step.objects.filter(project_id=project_id, trace_id__in=sorted(rebuilt)).only(
+                "trace_id", *search.CONTENT_FIELDS):
+            words[step.trace_id] |= search.step_words(step)
+    bulk.insert(SearchDocument, search.documents(project_id, words))
 
 
 def write_steps(rows: list[Step], stored: dict) -> None:

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.dashboards.explorer_data import ingest, make_run, run_spans
+from tests.otlp_builders import new_span_id
 from datetime import timedelta
 
 from django.utils import timezone
@@ -90,6 +91,29 @@ def test_index_follows_upserts_and_deletes(project):
     project.save()
     retention.purge_project(project, timezone.now() + timedelta(days=30))
     assert not Step.objects.filter(trace_id=trace_id).exists() and found(project, "pelican") == set()
+
+
+def test_a_stale_copy_in_a_later_batch_adds_none_of_its_words(project):
+    """A batch holding an older copy of a stored span (a retry that arrived late) next to a new
+    span of the same run: the new span's words count, the stale copy's do not."""
+    trace_id, spans, ids = run_spans(tool_result="first answer: walrus")
+    tool = next(s for s in spans if s.span_id.hex() == ids["tool"])
+    newer = type(tool)()
+    newer.CopyFrom(tool)
+    newer.end_time_unix_nano += 1_000_000
+    for attr in newer.attributes:
+        if attr.key == "gen_ai.tool.call.result":
+            attr.value.string_value = "second answer: pelican"
+    ingest(project, [s for s in spans if s is not tool] + [newer])
+    extra = type(tool)()
+    extra.CopyFrom(newer)
+    extra.span_id = bytes.fromhex(new_span_id())
+    for attr in extra.attributes:
+        if attr.key == "gen_ai.tool.call.result":
+            attr.value.string_value = "third answer: heron"
+    ingest(project, [tool, extra])  # the stale walrus copy and a new heron step
+    assert found(project, "heron") == {trace_id} and found(project, "pelican") == {trace_id}
+    assert found(project, "walrus") == set()
 
 
 def test_runs_indexed_over_several_batches_match_words_from_each(project):
