@@ -29,7 +29,9 @@ def _when():
 
 class RunFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=500, widget=forms.SearchInput(
-        attrs={"placeholder": "Search inputs, outputs, tool arguments and results…", "autocomplete": "off"}))
+        attrs={"placeholder": "Search inputs, outputs, tool arguments and results…", "autocomplete": "off",
+               "title": "Runs holding every word, in any of their steps; each word also matches as a prefix "
+                        "(weath finds weather). Case and punctuation are ignored."}))
     agent = _text("agent", "dl-agents")
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
     model = _text("model", "dl-models")
