@@ -40,3 +40,12 @@ def test_other_projects_batches_are_404(client, alice, django_user_model):
     client.force_login(alice)
     assert client.get("/p/other/ingest/").status_code == 404
     assert client.post(f"/p/acme/ingest/{batch.id}/redrive/").status_code == 404
+
+
+def test_the_failed_tile_is_alarming_only_when_something_failed(client, alice, project):
+    """It is drawn red (sagatrace.css: .tile.failed:not(.zero)) only when a batch failed."""
+    client.force_login(alice)
+    assert 'class="tile failed zero"' in client.get("/p/acme/ingest/").content.decode()
+    IngestBatch.objects.create(project=project, encoding="protobuf", body=b"", status=IngestBatch.FAILED, attempts=5)
+    html = client.get("/p/acme/ingest/").content.decode()
+    assert 'class="tile failed"' in html and 'class="tile failed zero"' not in html
