@@ -150,24 +150,26 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
         words.setdefault(span.trace_id, set()).update(search.step_words(step))
         built.append(step)
 
-    _lock_traces(project_id, trace_ids)
+    lock_traces(project_id, trace_ids)
     stored = dict(
         ((t, s), v)
         for t, s, v in Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
         .filter(span_id__in={s for _, s in latest})
         .values_list("trace_id", "span_id", "version")
     )
-    rows = [step for step in built if stored.get((step.trace_id, step.span_id), -1) <= step.version]
+    rows, stale = [], set()
+    for step in built:
+        if stored.get((step.trace_id, step.span_id), -1) <= step.version:
+            rows.append(step)
+        else:
+            stale.add(step.trace_id)
     if rows:
         write_steps(rows, stored)
         written = {step.trace_id for step in rows}
         # A run with a replaced step (its old words may be gone) or a stale copy left out (its words
         # are in `words`) has its documents rebuilt from its stored steps.
-        rebuilt = {step.trace_id for step in rows if (step.trace_id, step.span_id) in stored}
-        if len(rows) < len(built):
-            kept = {id(step) for step in rows}
-            rebuilt |= {step.trace_id for step in built if id(step) not in kept} & written
-        index_words(project_id, {t: words[t] for t in written}, rebuilt)
+        replaced = {step.trace_id for step in rows if (step.trace_id, step.span_id) in stored}
+        index_words(project_id, {t: words[t] for t in written}, replaced | (stale & written))
     recompute_runs(project_id, trace_ids)
     return set(trace_ids)
 
@@ -206,7 +208,9 @@ def _upsert(rows: list[Step]) -> None:
                              unique_fields=["project", "trace_id", "span_id"], update_fields=STEP_FIELDS)
 
 
-def _lock_traces(project_id: int, trace_ids: list[str]) -> None:
+def lock_traces(project_id: int, trace_ids: list[str]) -> None:
+    """Transaction-scoped advisory locks on these runs (PostgreSQL): the indexer, spend rebuilds and
+    retention take them before writing a run's rows."""
     if connection.vendor != "postgresql":
         return  # SQLite has a single writer: the transaction already serializes
     keys = [zlib.crc32(f"{project_id}:{t}".encode()) - 2**31 for t in trace_ids]

@@ -7,7 +7,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 
-from tracing.indexer import _lock_traces
+from tracing.indexer import lock_traces
 from tracing.models import Project, Run
 from tracing.spend import forget_runs
 
@@ -31,13 +31,12 @@ def purge_project(project: Project, now: datetime, chunk: int = 500) -> int:
         with transaction.atomic():
             # Under the indexer's trace locks: the runs' spend leaves the SpendHour cells it was added to
             # (they are kept up to date by difference, tracing.spend), not while a late span re-indexes them.
-            _lock_traces(project.id, trace_ids)
+            lock_traces(project.id, trace_ids)
             forget_runs(project.id, trace_ids, hours_from=cutoff)
             for model in _trace_keyed_models():
                 model.objects.filter(project=project, trace_id__in=trace_ids).delete()
             Run.objects.filter(id__in=[i for i, _ in batch]).delete()
         deleted += len(batch)
-
 
 
 def _purge_hourly_rollups(project, cutoff, chunk):

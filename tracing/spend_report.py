@@ -136,10 +136,10 @@ def breakdown(project, f: SpendFilters, group_by: str) -> list[dict[str, Any]]:
     """One row per key (or per UTC day), costliest first; days in date order."""
     if group_by == "day":
         days: dict[str, dict[str, int]] = {}
-        for r in buckets(project, f, TOTALS).values("hour").annotate(**_sums()):  # per hour, into days here
-            day = days.setdefault(r["hour"].date().isoformat(), {})
+        for r in _by_period(buckets(project, f, TOTALS), "day").values("period").annotate(**_sums()):
+            day = days.setdefault(_floor(r["period"], "day").date().isoformat(), {})
             for name, value in r.items():
-                if name != "hour":
+                if name != "period":
                     day[name] = day.get(name, 0) + (value or 0)
         return [_row(day, sums) for day, sums in sorted(days.items())]
     qs = buckets(project, f, group_by).values("key").annotate(**_sums())
@@ -162,15 +162,8 @@ def over_time(project, f: SpendFilters, stack: str, now: datetime) -> dict[str, 
     since = f.since or _first_hour(project, f) or floor_hour(now)
     until = f.until or ceil_hour(now)
     unit = next(u for u, span in UNITS if until - since <= span)
-    # Summed per period in SQL on PostgreSQL (date_trunc in UTC: 90 days by day is ~300 rows, not
-    # ~6,000 hourly ones to fetch and add up here); SQLite's trunc is a Python function called per
-    # row, so there the hourly sums are added up into periods below.
-    qs = buckets(project, f, stack)
-    if unit != "hour" and connection.vendor == "postgresql":
-        qs = qs.annotate(period=_TRUNC[unit]("hour", tzinfo=dt_timezone.utc)).values("period", "key")
-    else:
-        qs = qs.annotate(period=F("hour")).values("period", "key")
-    cells = list(qs.annotate(cost=Sum("cost_units"), unpriced=Sum("unpriced_calls")))
+    cells = list(_by_period(buckets(project, f, stack), unit).values("period", "key")
+                 .annotate(cost=Sum("cost_units"), unpriced=Sum("unpriced_calls")))
     by_key: dict[str, int] = {}
     for c in cells:
         by_key[c["key"]] = by_key.get(c["key"], 0) + (c["cost"] or 0)
@@ -192,6 +185,16 @@ def over_time(project, f: SpendFilters, stack: str, now: datetime) -> dict[str, 
 
 
 _TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+
+
+def _by_period(qs: QuerySet, unit: str) -> QuerySet:
+    """Spend cells annotated with `period`: on PostgreSQL the UTC day, week or month (date_trunc), so
+    SQL sums per period (90 days by day: ~300 rows, not ~6,000 hourly ones to fetch); elsewhere the
+    hour (SQLite's trunc is a Python function called per row), which callers bring to the period
+    with _floor while adding up."""
+    if unit != "hour" and connection.vendor == "postgresql":
+        return qs.annotate(period=_TRUNC[unit]("hour", tzinfo=dt_timezone.utc))
+    return qs.annotate(period=F("hour"))
 
 
 def _first_hour(project, f: SpendFilters) -> datetime | None:

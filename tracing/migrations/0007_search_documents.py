@@ -61,25 +61,26 @@ def lz4_words(apps, schema_editor):
 
 
 def backfill(apps, schema_editor):
-    """One document per stored run, from its steps (before the FTS table exists: 'rebuild' then indexes all)."""
+    """One document per stored run, from its steps (before the FTS table exists: 'rebuild' then
+    indexes all), inserted 500 runs at a time."""
     from tracing.search import CONTENT_FIELDS, documents, step_words
 
     Step = apps.get_model("tracing", "Step")
     SearchDocument = apps.get_model("tracing", "SearchDocument")
-    key, words = None, defaultdict(set)
+    project, words = None, defaultdict(set)
 
     def flush():
-        for doc in documents(key[0], words):
-            SearchDocument.objects.create(project_id=doc.project_id, trace_id=doc.trace_id, words=doc.words)
+        SearchDocument.objects.bulk_create([SearchDocument(project_id=project, trace_id=d.trace_id, words=d.words)
+                                            for d in documents(project, words)])
         words.clear()
 
     steps = Step.objects.order_by("project_id", "trace_id").only("project_id", "trace_id", *CONTENT_FIELDS)
-    for step in steps.iterator(chunk_size=500):
-        if key is not None and key != (step.project_id, step.trace_id):
+    for step in steps.iterator(chunk_size=500):  # a run's steps are consecutive: flush only between runs
+        if words and (step.project_id != project or (step.trace_id not in words and len(words) >= 500)):
             flush()
-        key = (step.project_id, step.trace_id)
+        project = step.project_id
         words[step.trace_id] |= step_words(step)
-    if key is not None:
+    if words:
         flush()
 
 

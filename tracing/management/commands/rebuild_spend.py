@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tracing.indexer import _lock_traces
+from tracing.indexer import lock_traces
 from tracing.models import Project, Run
 from tracing.spend import recompute_buckets, resum_hours
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             for i in range(0, len(trace_ids), CHUNK):
                 chunk = sorted(trace_ids[i:i + CHUNK])
                 with transaction.atomic():  # as the indexer does: under its trace locks, so the two never race
-                    _lock_traces(p.id, chunk)
+                    lock_traces(p.id, chunk)
                     recompute_buckets(p.id, chunk)
             resum_hours(p.id)  # SpendHour again from the rebuilt buckets, even where it had drifted
             total += len(trace_ids)
