@@ -11,7 +11,6 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from ingest.grpc_server import build_server
 from tests.ingest.test_conformance_corpus import CORPUS, FIXTURES, IDS, check_ground_truth, load
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,14 +48,6 @@ def readable_spans(body: bytes):
                     status=Status(code, s.status.message if code == StatusCode.ERROR else None),
                     start_time=s.start_time_unix_nano, end_time=s.end_time_unix_nano, instrumentation_scope=scope,
                 )
-
-
-@pytest.fixture
-def grpc_endpoint():
-    server = build_server("127.0.0.1:0", workers=2)
-    server.start()
-    yield f"127.0.0.1:{server.bound_port}"
-    server.stop(grace=1)
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=IDS)

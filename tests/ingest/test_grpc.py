@@ -6,18 +6,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from ingest.grpc_server import build_server
 from tracing.models import Run, Step
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def grpc_endpoint():
-    server = build_server("127.0.0.1:0", workers=2)
-    server.start()
-    yield f"127.0.0.1:{server.bound_port}"
-    server.stop(grace=1)
 
 
 def make_tracer(endpoint, key):
@@ -46,8 +37,6 @@ def test_grpc_export_is_indexed(grpc_endpoint, api_key):
 
 def test_grpc_rejects_an_unknown_key(grpc_endpoint, db):
     provider, exporter = make_tracer(grpc_endpoint, "st_not-a-key")
-    from opentelemetry.sdk.trace import ReadableSpan
-
     with provider.get_tracer("t").start_as_current_span("x") as span:
         pass
     result = exporter.export([span])
