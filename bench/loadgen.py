@@ -101,8 +101,11 @@ class SpanSpec:
     error: str = ""
 
 
-def _trace(rng: random.Random, text: Text, trace_ix: int, next_span: list[int], t0: int, agent: str) -> list[SpanSpec]:
-    """One agent run: root + 12 × (LLM call, 0-2 tool calls), span times in ns."""
+def _trace(rng: random.Random, text: Text, trace_ix: int, next_span: list[int], t0: int, agent: str,
+           growing: bool = False) -> list[SpanSpec]:
+    """One agent run: root + 12 × (LLM call, 0-2 tool calls), span times in ns. `growing`: each LLM
+    call re-sends the whole conversation so far (user turns, answers, tool results), as chat agents
+    do; otherwise the system prompt and the last answer (steps of about the same size)."""
     provider, model = rng.choice(MODELS)
     root = next_span[0]
     next_span[0] += 1
@@ -155,7 +158,12 @@ def _trace(rng: random.Random, text: Text, trace_ix: int, next_span: list[int], 
                 attrs["error.type"] = "TimeoutError"
             spans.append(SpanSpec(trace_ix, span_ix, root, f"execute_tool {tool}", 1, t, t + dur, attrs, error))
             t += dur + rng.randint(1, 20) * 1_000_000
-        history = history[:1] + [{"role": "assistant", "parts": [{"type": "text", "content": text(120)}]}]
+        if growing:
+            history = input_messages + output_messages + [
+                {"role": "tool", "parts": [{"type": "tool_call_response", "id": cid, "response": "done"}]}
+                for cid, _ in calls]
+        else:
+            history = history[:1] + [{"role": "assistant", "parts": [{"type": "text", "content": text(120)}]}]
     error = "agent gave up after a failed step" if rng.random() < 0.05 else ""
     spans.append(SpanSpec(trace_ix, root, None, f"invoke_agent {agent}", 1, t0, t + 5_000_000, {
         "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent, "gen_ai.conversation.id": session,
@@ -187,7 +195,7 @@ class Cycle:
 
 
 def build_cycle(seed: int, batches: int = 8, batch_size: int = 512, encoding: str = "protobuf",
-                concurrency: int = 32) -> Cycle:
+                concurrency: int = 32, growing: bool = False) -> Cycle:
     """~batches×batch_size spans of interleaved traces (about `concurrency` agents in flight),
     in end order, cut into requests of batch_size spans."""
     rng = random.Random(seed)
@@ -200,7 +208,7 @@ def build_cycle(seed: int, batches: int = 8, batch_size: int = 512, encoding: st
     while len(all_spans) < target:
         # Staggered starts: each trace lasts ~25 s, a new one starts every ~25/concurrency s.
         t0 = now - 120 * 10**9 + trace_ix * (25 * 10**9 // concurrency)
-        all_spans += _trace(rng, text, trace_ix, next_span, t0, rng.choice(AGENTS))
+        all_spans += _trace(rng, text, trace_ix, next_span, t0, rng.choice(AGENTS), growing)
         trace_ix += 1
     all_spans.sort(key=lambda s: s.end_ns)
     all_spans = all_spans[:target]  # a trace cut off here simply never gets its root: "in progress"

@@ -43,10 +43,10 @@ from tracing.models import Project  # noqa: E402
 from tracing.redaction import redactor_for  # noqa: E402
 
 
-def bodies(n: int, encoding: str, seed: int):
+def bodies(n: int, encoding: str, seed: int, growing: bool = False):
     out, cycle_no = [], 0
     while len(out) < n:
-        cycle = loadgen.build_cycle(seed + cycle_no, encoding=encoding)
+        cycle = loadgen.build_cycle(seed + cycle_no, encoding=encoding, growing=growing)
         instance = loadgen.Instance(cycle)
         out += [instance.body(i)[0] for i in range(len(cycle.templates))]
         cycle_no += 1
@@ -82,10 +82,15 @@ def main():
     p.add_argument("--project", default="profile", help="slug of the project to index into (created if missing)")
     p.add_argument("--top", type=int, default=35)
     p.add_argument("--sql", action="store_true", help="time every SQL statement (first 60 characters)")
+    p.add_argument("--growing", action="store_true",
+                   help="LLM calls re-send the whole conversation so far (inputs grow to ~40 KB by step 12)")
+    p.add_argument("--no-memo", action="store_true",
+                   help="normalize stage: redact and split every string of every step (no per-run memo)")
     args = p.parse_args()
     settings.CELERY_BROKER_URL = ""  # nothing is queued: stored batches are indexed below, by hand
     project, _ = Project.objects.get_or_create(slug=args.project, defaults={"name": args.project})
-    data = bodies(args.batches, args.encoding, int(time.time()) if args.seed < 0 else args.seed * 1000 + os.getpid())
+    data = bodies(args.batches, args.encoding, int(time.time()) if args.seed < 0 else args.seed * 1000 + os.getpid(),
+                  args.growing)
     n_spans = sum(len(otlp.decode(b, args.encoding).spans) for b in data)
     enc = otlp.PROTOBUF if args.encoding == "protobuf" else otlp.JSON
 
@@ -130,6 +135,8 @@ def main():
         else:
             redact = redactor_for(project.id)
             clock = time.process_time
+            clean: dict[str, set[str]] = {}  # per run, as the indexer skips strings its earlier steps held
+            seen: dict[str, set[str]] = {}
             for b in data:
                 t = clock()
                 spans = otlp.decode(b, enc, max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES).spans
@@ -138,11 +145,11 @@ def main():
                     t0 = clock()
                     d = normalize(span)
                     t1 = clock()
-                    redact(d, span)
+                    redact(d, span, None if args.no_memo else clean.setdefault(span.trace_id, set()))
                     t2 = clock()
                     step = indexer.build_step(project.id, span, d)
                     t3 = clock()
-                    search.step_words(step)
+                    search.step_words(step, None if args.no_memo else seen.setdefault(span.trace_id, set()))
                     t4 = clock()
                     parts["normalize"] += t1 - t0
                     parts["redact"] += t2 - t1

@@ -141,14 +141,19 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
         return set()
     trace_ids = sorted({t for t, _ in latest})
     redact = redactor_for(project_id)
-    built, words = [], {}
+    # Per run: its distinct words, and the strings of its steps already redacted and split. An agent's
+    # LLM calls re-send the conversation so far; each message is scanned and split once per run.
+    built, words, clean, seen = [], {}, {}, {}
     for span in latest.values():
+        if span.trace_id not in words:
+            words[span.trace_id], clean[span.trace_id], seen[span.trace_id] = set(), set(), set()
         data = normalize(span)
-        redact(data, span)
+        redact(data, span, clean[span.trace_id])
         step = build_step(project_id, span, data)
         # Explorer full-text search (tracing/search.py), after redaction: the run's distinct words.
-        words.setdefault(span.trace_id, set()).update(search.step_words(step))
+        words[span.trace_id].update(search.step_words(step, seen[span.trace_id]))
         built.append(step)
+    del clean, seen
 
     lock_traces(project_id, trace_ids)
     stored = dict(
@@ -179,11 +184,12 @@ def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) 
     `rebuilt` get theirs from all their stored steps instead, replacing the ones they had."""
     if rebuilt:
         SearchDocument.objects.filter(project_id=project_id, trace_id__in=sorted(rebuilt)).delete()
+        seen: dict[str, set[str]] = {}
         for trace_id in rebuilt:
-            words[trace_id] = set()
+            words[trace_id], seen[trace_id] = set(), set()
         for step in Step.objects.filter(project_id=project_id, trace_id__in=sorted(rebuilt)).only(
                 "trace_id", *search.CONTENT_FIELDS):
-            words[step.trace_id] |= search.step_words(step)
+            words[step.trace_id] |= search.step_words(step, seen[step.trace_id])
     bulk.insert(SearchDocument, search.documents(project_id, words))
 
 

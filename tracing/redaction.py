@@ -132,11 +132,20 @@ class Redactor:
             return {k: self.value(v) for k, v in value.items()}
         return value
 
-    def step(self, data: StepData, span: SpanRecord) -> None:
+    def step(self, data: StepData, span: SpanRecord, clean: set[str] | None = None) -> None:
+        """Redact the step and its span in place. `clean`: strings known to hold nothing to redact
+        (those of the run's earlier steps, which re-send its conversation); skipped by the one scan,
+        and this span's strings are added to it when none of them can match either."""
         if self.regex is None:
             return
-        if self.prefilter is not None and not self.could_match(_all_strings(data, span)):
-            return  # the usual case: one scan of the span's text instead of one per string
+        if self.prefilter is not None:
+            strings = _all_strings(data, span, clean or ())
+            # A literal, a GitHub prefix or a 13-digit run is inside one string (NUL joins them), so
+            # the joined text cannot match exactly when none of the strings can.
+            if not self.could_match("\x00".join(strings)):
+                if clean is not None:
+                    clean.update(strings)
+                return  # the usual case: one scan of the span's text instead of one per string
         for f in fields(data):
             current = getattr(data, f.name)
             if isinstance(current, (str, list, dict)) and current:
@@ -150,9 +159,8 @@ class Redactor:
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(StepData))
 
 
-def _all_strings(data: StepData, span: SpanRecord) -> str:
-    """Every string `Redactor.step` would rewrite, joined by NUL: a literal that one of them holds
-    is in the joined text, so when the joined text cannot match, none of them can."""
+def _all_strings(data: StepData, span: SpanRecord, skip: set[str] | tuple = ()) -> list[str]:
+    """Every string `Redactor.step` would rewrite, but those in `skip`."""
     out: list[str] = [span.status_message or ""]
     stack: list = [getattr(data, name) for name in _FIELD_NAMES]
     stack.append(span.attributes)
@@ -160,12 +168,13 @@ def _all_strings(data: StepData, span: SpanRecord) -> str:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            out.append(item)
+            if item not in skip:
+                out.append(item)
         elif isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return "\x00".join(out)
+    return out
 
 
 def build(disabled=(), custom=()) -> Redactor:

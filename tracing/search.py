@@ -39,14 +39,16 @@ CONTENT_FIELDS = ("name", "tool_name", "error_message", "reasoning", "tool_argum
                   "output", "tool_calls")
 
 
-def _strings(value: Any, out: list[str], budget: list[int]) -> None:
-    """Collect the string and number leaves of a JSON value, depth first, within the budget."""
+def _strings(value: Any, out: list[str], budget: list[int], seen: set[str] | frozenset = frozenset()) -> None:
+    """Collect the string and number leaves of a JSON value, depth first, within the budget;
+    strings in `seen` are left out."""
     stack = [value]
     while stack and budget[0] > 0:
         item = stack.pop()
         if isinstance(item, str):
-            out.append(item[: budget[0]])
-            budget[0] -= len(item)
+            if item not in seen:
+                out.append(item[: budget[0]])
+                budget[0] -= len(item)
         elif isinstance(item, dict):  # keys are words too ("city"), except the message shape's own
             for key, value in reversed(list(item.items())):
                 if key not in _SKIP_VALUES:
@@ -69,13 +71,20 @@ def split_words(text: str) -> set[str]:
     return out
 
 
-def step_words(step) -> set[str]:
-    """The searchable words of one step (a Step, or anything with the same fields)."""
+def step_words(step, seen: set[str] | None = None) -> set[str]:
+    """The searchable words of one step (a Step, or anything with the same fields).
+
+    With `seen` (the strings of the run's steps already split into the same word set), those
+    strings are skipped and this step's are added: an agent's LLM calls re-send the whole
+    conversation, so most of a step's text was split for an earlier step of its run."""
     parts: list[str] = []
     budget = [MAX_STEP_CHARS]
     for field in CONTENT_FIELDS:
-        _strings(getattr(step, field), parts, budget)
-    return split_words(" ".join(parts)[:MAX_STEP_CHARS])
+        _strings(getattr(step, field), parts, budget, seen if seen is not None else frozenset())
+    text = " ".join(parts)
+    if seen is not None and len(text) <= MAX_STEP_CHARS:  # nothing cut: every string is in the words
+        seen.update(parts)
+    return split_words(text[:MAX_STEP_CHARS])
 
 
 def document(words: Iterable[str]) -> str:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from django.db import connection
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.dashboards.explorer_data import ingest, make_run, run_spans
@@ -41,6 +41,54 @@ def test_split_words_equals_the_word_regex(text):
     the words the plain regex finds."""
     expected = {w for w in re.findall(r"[^\W_]+", text.lower()) if len(w) <= search.MAX_WORD_CHARS}
     assert search.split_words(text) == expected
+
+
+class _Step:
+    name = tool_name = error_message = reasoning = ""
+    tool_arguments = tool_calls = output = tool_result = None
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+_conversation = st.lists(st.text(alphabet="ab cd,é.1_", max_size=30), min_size=1, max_size=6)
+
+
+@given(st.lists(st.tuples(_conversation, st.integers(0, 2)), min_size=1, max_size=6),
+       st.sampled_from([40, search.MAX_STEP_CHARS]))
+@example([(["aaaa bbbb cccc dddd eeee fffff", "ggg hhhh"], 0), (["z"], 1)], 40)  # "hhhh" cut, then re-sent
+def test_skipping_strings_the_run_already_split_gives_the_same_words(steps, limit):
+    """Steps of one run re-send earlier messages: step_words with the run's `seen` strings skips them,
+    and the run's words equal the union of each step's words. A step cut at the limit keeps its
+    whole words either way (skipped strings leave more of the budget, so the cut may fall later)."""
+    history, expected, got, seen, every = [], set(), set(), set(), set()
+    original = search.MAX_STEP_CHARS
+    search.MAX_STEP_CHARS = limit
+    try:
+        for texts, n_earlier in steps:
+            messages = history[-n_earlier:] if n_earlier else []
+            messages += [{"role": "user", "parts": [{"type": "text", "content": t}]} for t in texts]
+            step = _Step(input=messages, tool_arguments={"n": len(history)})
+            every |= search.split_words(" ".join(texts) + f" n {len(history)}")
+            expected |= search.step_words(step)
+            got |= search.step_words(step, seen)
+            history += messages
+    finally:
+        search.MAX_STEP_CHARS = original
+    if limit == search.MAX_STEP_CHARS:
+        assert got == expected
+    else:
+        assert expected & every <= got  # no whole word lost
+        assert all(any(w.startswith(g) for w in every) for g in got)  # nothing but words and a cut word's start
+
+
+def test_a_run_resending_its_conversation_is_split_once():
+    first = _Step(input=[{"role": "user", "parts": [{"type": "text", "content": "plan the trip to Oslo"}]}])
+    second = _Step(input=first.input + [{"role": "user", "parts": [{"type": "text", "content": "and Bergen"}]}])
+    seen = set()
+    assert search.step_words(first, seen) == {"plan", "the", "trip", "to", "oslo"}
+    assert search.step_words(second, seen) == {"and", "bergen"}  # the first message was split already
+    assert search.step_words(second) == {"plan", "the", "trip", "to", "oslo", "and", "bergen"}
 
 
 def test_documents_are_capped():

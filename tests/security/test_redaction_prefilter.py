@@ -81,3 +81,38 @@ def test_one_scan_per_span_redacts_exactly_what_walking_every_string_does(
     assert fast[0] == walked[0]
     assert (fast[1].attributes, fast[1].status_message, fast[1].events) == \
         (walked[1].attributes, walked[1].status_message, walked[1].events)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(pool=st.lists(json_values, min_size=1, max_size=4), picks=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)),
+       min_size=1, max_size=6), disabled=rule_sets)
+def test_strings_a_run_already_scanned_are_skipped_without_changing_the_result(pool, picks, disabled):
+    """The indexer passes each run's `clean` strings: steps re-sending earlier messages (here: values
+    drawn again from a pool) are redacted exactly as without that memo."""
+    from tracing.spans import SpanRecord
+    from tracing.steps import StepData
+
+    def make(i, o):
+        data = StepData(kind="llm", input=pool[i % len(pool)], output=pool[o % len(pool)])
+        return data, SpanRecord(trace_id="t", span_id="s", parent_span_id=None, name="chat", kind=1, start_ns=1,
+                                end_ns=2, attributes={"in": pool[i % len(pool)]})
+
+    redactor, clean = build(disabled), set()
+    for i, o in picks:
+        memo, alone = make(i, o), make(i, o)
+        redactor.step(*memo, clean)
+        redactor.step(*alone)
+        assert (memo[0], memo[1].attributes) == (alone[0], alone[1].attributes)
+
+
+def test_a_run_resending_a_clean_message_scans_it_once():
+    from tracing.spans import SpanRecord
+    from tracing.steps import StepData
+
+    message = "the weather in Lisbon is sunny " * 20
+    redactor, clean = build(), set()
+    redactor.step(StepData(kind="llm", input=message), SpanRecord("t", "a", None, "chat", 1, 1, 2), clean)
+    assert message in clean
+    redactor.prefilter = ("lisbon",)  # were the message scanned again, this literal would send it to the regex
+    redactor.regex = Untouchable()
+    redactor.step(StepData(kind="llm", input=message), SpanRecord("t", "b", None, "chat", 1, 1, 2), clean)

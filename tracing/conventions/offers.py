@@ -16,9 +16,7 @@ class Offer:
     seq: int  # insertion order: breaks ties between equally ranked sources
 
 
-def _empty(value: Any) -> bool:
-    # 0 and False are real values (a reported zero); "", [] and {} carry nothing.
-    return value is None or (isinstance(value, (str, list, dict, tuple)) and not value)
+_CONTAINERS = (str, list, dict, tuple)
 
 
 class Offers:
@@ -27,7 +25,8 @@ class Offers:
         self._seq = 0
 
     def add(self, convention: str, field: str, source: str, value: Any) -> None:
-        if _empty(value):
+        # 0 and False are real values (a reported zero); None, "", [] and {} carry nothing.
+        if value is None or (isinstance(value, _CONTAINERS) and not value):
             return
         self._seq += 1
         self._by_field.setdefault(field, []).append(Offer(field, source, value, convention, self._seq))
@@ -51,6 +50,12 @@ class Offers:
         return ranked[0] if ranked else None
 
     def value(self, field: str, default: Any = None, accept: Callable[[Offer], bool] | None = None) -> Any:
+        if accept is None:  # the usual call: no filter, and most fields have one offer or none
+            offers = self._by_field.get(field)
+            if not offers:
+                return default
+            if len(offers) == 1:
+                return offers[0].value
         offer = self.best(field, accept)
         return default if offer is None else offer.value
 
@@ -73,4 +78,5 @@ class Sink:
         self._offers, self.convention = offers, convention
 
     def offer(self, field: str, source: str, value: Any) -> None:
-        self._offers.add(self.convention, field, source, value)
+        if value is not None:  # most offers are of attributes the span does not carry
+            self._offers.add(self.convention, field, source, value)
