@@ -25,7 +25,7 @@ def purge_project(project: Project, now: datetime, chunk: int = 500) -> int:
     while True:
         batch = list(Run.objects.filter(project=project, started_at__lt=cutoff).values_list("id", "trace_id")[:chunk])
         if not batch:
-            _purge_hourly_rollups(project, cutoff, chunk)
+            _purge_hourly_rollups(project, cutoff)
             return deleted
         trace_ids = sorted(t for _, t in batch)
         with transaction.atomic():
@@ -39,12 +39,18 @@ def purge_project(project: Project, now: datetime, chunk: int = 500) -> int:
         deleted += len(batch)
 
 
-def _purge_hourly_rollups(project, cutoff, chunk):
-    """Project-wide hourly spend rollups are not keyed by run: drop the hours before the cutoff."""
-    from tracing.spend_models import SpendHour
+def _purge_hourly_rollups(project, cutoff):
+    """Project-wide hourly spend rollups are not keyed by run: drop the hours before the cutoff, then
+    put back what the runs kept still hold there (a step whose clock ran behind its run's start).
+    Under those runs' trace locks, so a late span of theirs cannot adjust a cell in between."""
+    from tracing.spend import apply_to_hours, bucket_sums
+    from tracing.spend_models import SpendBucket, SpendHour
 
-    while ids := list(SpendHour.objects.filter(project=project, hour__lt=cutoff).values_list("id", flat=True)[:chunk]):
-        SpendHour.objects.filter(id__in=ids).delete()
+    kept = SpendBucket.objects.filter(project=project, hour__lt=cutoff)  # the purged runs' buckets are gone
+    with transaction.atomic():
+        lock_traces(project.id, sorted(set(kept.values_list("trace_id", flat=True))))
+        SpendHour.objects.filter(project=project, hour__lt=cutoff).delete()
+        apply_to_hours(project.id, {}, bucket_sums(kept))
 
 
 def purge_raw_batches(now: datetime, chunk: int = 500) -> int:

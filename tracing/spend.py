@@ -242,11 +242,16 @@ def _delete_spend_rows(project_id: int, trace_ids: list[str]) -> dict[tuple, lis
     """Delete the runs' SpendBucket and SpendRun rows; return what the buckets held, summed per
     (hour, dimension, key): the amounts SpendHour counts for these runs now."""
     stored = SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-    old = {(r["hour"], r["dimension"], r["key"]): [int(r[f"s_{f}"] or 0) for f in SUMMED]
-           for r in stored.values("hour", "dimension", "key").annotate(**{f"s_{f}": Sum(f) for f in SUMMED})}
+    old = bucket_sums(stored)
     stored.delete()
     SpendRun.objects.filter(project_id=project_id, trace_id__in=trace_ids).delete()
     return old
+
+
+def bucket_sums(buckets) -> dict[tuple, list[int]]:
+    """What these SpendBucket rows (a queryset) add up to per (hour, dimension, key), SUMMED columns."""
+    return {(r["hour"], r["dimension"], r["key"]): [int(r[f"s_{f}"] or 0) for f in SUMMED]
+            for r in buckets.values("hour", "dimension", "key").annotate(**{f"s_{f}": Sum(f) for f in SUMMED})}
 
 
 # The SpendHour columns with a CHECK (>= 0) constraint. PostgreSQL and SQLite check the row an

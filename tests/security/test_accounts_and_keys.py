@@ -142,6 +142,10 @@ def test_retention_deletes_expired_runs_steps_and_old_raw_batches_only(client, a
     assert Step.objects.filter(trace_id=new_trace).count() == 3
     assert Run.objects.filter(project=other).exists()  # its own, longer retention
     assert IngestBatch.objects.filter(status=IngestBatch.PENDING).count() == 1  # unindexed data is never purged
-    from tracing.spend_models import SpendHour
+    from tracing.spend_models import SpendBucket, SpendHour
 
-    assert not SpendHour.objects.filter(project=project, hour__lt=timezone.now() - timedelta(days=30)).exists()
+    # Hours before the cutoff keep only what the run kept holds there (its steps carry old timestamps).
+    old_hours = SpendHour.objects.filter(project=project, hour__lt=timezone.now() - timedelta(days=30))
+    assert not SpendBucket.objects.filter(trace_id=old_trace).exists()
+    assert {(c.hour, c.dimension, c.key, c.llm_calls, c.runs) for c in old_hours} == {
+        (b.hour, b.dimension, b.key, b.llm_calls, b.runs) for b in SpendBucket.objects.filter(trace_id=new_trace)}

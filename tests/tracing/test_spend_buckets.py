@@ -352,6 +352,37 @@ def test_retention_takes_a_purged_runs_spend_out_of_the_hours_it_keeps(project, 
     assert hours_match_buckets()
 
 
+def test_retention_keeps_the_spend_of_a_kept_run_in_hours_before_the_cutoff(project, send):
+    """A run kept (its root started after the cutoff) with a step whose clock put it before the
+    cutoff: the hours before the cutoff are dropped, but that step's spend stays counted in its hour."""
+    from django.utils import timezone
+
+    from tests.diff_spend_builders import minutes_ago
+    from tracing.retention import purge_project
+
+    project.retention_days = 1
+    project.save()
+    now = timezone.now()
+    kept, root = new_trace_id(), new_span_id()
+    skewed = minutes_ago(26 * 60)
+    send([
+        span(kept, new_span_id(), "chat gpt-4o", parent=root, start_ms=skewed, dur_ms=400, kind=3, attrs={
+            "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}),
+        span(kept, root, "invoke_agent helper", start_ms=minutes_ago(23 * 60), dur_ms=1000,
+             attrs={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "helper"}),
+    ])
+    purged, purged_spans = agent_run(start_ms=skewed)  # same hour as the skewed step, and purged
+    send(purged_spans)
+    skewed_hour = hour_of(T0 + skewed * 1_000_000)
+    assert cell("totals", hour=skewed_hour)["llm_calls"] == 3
+    assert purge_project(project, now) == 1
+    assert not Run.objects.filter(trace_id=purged).exists() and Run.objects.filter(trace_id=kept).exists()
+    assert cell("totals", hour=skewed_hour)["llm_calls"] == 1  # the kept run's step, alone
+    assert cell("model", "gpt-4o", hour=skewed_hour)["input_tokens"] == 1000
+    assert hours_match_buckets()
+
+
 def concurrent(test):
     """Workers in transactions of their own: on PostgreSQL (SQLite has a single writer)."""
     return pytest.mark.pg_only(pytest.mark.django_db(transaction=True)(test))
