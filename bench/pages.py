@@ -334,7 +334,7 @@ def time_pages(args):
         ("runs list, default view", url("runs", slug), {}),
         ("runs list, filtered (agent + status=error + 30d)", url("runs", slug, query="?agent=coder&status=error&range=30d"), {}),
         ("runs list, filtered by model, sorted by cost", url("runs", slug, query="?model=gpt-4o&sort=-cost"), {}),
-        (f"runs list, full-text search (rare word)", url("runs", slug, query=f"?q={meta['rare_word']}"), {}),
+        ("runs list, full-text search (rare word)", url("runs", slug, query=f"?q={meta['rare_word']}"), {}),
         ("runs list, full-text search (two mid-frequency words)", url("runs", slug, query="?q=refund+invoice"), {}),
         ("runs list, full-text search (the most common word: matches most steps)",
          url("runs", slug, query=f"?q={WORDS[0]}"), {}),

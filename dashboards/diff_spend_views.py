@@ -55,7 +55,7 @@ def spend_page(request, slug):
         header, rows = spend_tables.build(name, project, f, opts, now)
         return spend_tables.csv_response(f"spend-{project.slug}-{name}.csv", header, rows)
     series = spend_report.over_time(project, f, opts["stack"], now)
-    rows = spend_report.breakdown(project, f, opts["group_by"])
+    rows, breakdown_count = spend_report.top_of_breakdown(project, f, opts["group_by"], TABLE_ROWS)
     dist = spend_report.cost_per_run(project, f)
     ctx = {
         "project": project, "form": form, "error": error, "filters": f, "opts": opts,
@@ -63,7 +63,7 @@ def spend_page(request, slug):
         "over_time_table": spend_tables.display(spend_tables.over_time_table(series), opts["stack"], money_from=3),
         "breakdown_table": spend_tables.display(spend_tables.breakdown_table(rows[:TABLE_ROWS], opts["group_by"]),
                                                 opts["group_by"]),
-        "breakdown_count": len(rows), "table_rows": TABLE_ROWS,
+        "breakdown_count": breakdown_count, "table_rows": TABLE_ROWS,
         "dist_table": spend_tables.display(spend_tables.cost_per_run_table(dist)),
         "top_runs": spend_report.top_runs(project, f), "top_steps": spend_report.top_steps(project, f),
         "charts": {"over_time": charts_spend.over_time(series, opts["stack"]),

@@ -4,6 +4,9 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import template
+from django.template.defaultfilters import truncatechars
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
 
 from dashboards.templatetags.sagatrace import duration, usd
 
@@ -17,6 +20,24 @@ def query_with(query, **changes):
     """The current query string with some parameters replaced (empty value = removed)."""
     params = {**query, **{k: v for k, v in changes.items()}}
     return "?" + urlencode({k: v for k, v in params.items() if v not in ("", None)})
+
+
+@register.simple_tag
+def spend_table_body(rows):
+    """The <tr>s of a spend table (spend_tables.display rows), escaped as the template loop escaped them:
+    a 100-row breakdown and a 90-day over-time table are ~2,500 cells, ~60 ms through template tags."""
+    return format_html_join("", "<tr>{}</tr>", ((format_html_join("", "{}", ((_cell(c),) for c in row)),)
+                                                for row in rows))
+
+
+def _cell(cell) -> str:
+    if cell.get("empty"):
+        text = format_html('<span class="muted">{}</span>', localize(cell["text"]))
+    else:
+        text = truncatechars(cell["text"], 80)
+    value = cell.get("value")
+    attrs = format_html(' data-value="{}"', localize(value)) if value is not None else ""
+    return format_html('<td class="num"{}>{}</td>' if cell["num"] else "<td{}>{}</td>", attrs, text)
 
 
 @register.filter

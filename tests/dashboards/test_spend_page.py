@@ -187,3 +187,50 @@ def test_spend_older_than_the_projects_retention_is_not_shown(client, alice, pro
     data = api(client, range="all")
     assert data["totals"]["runs"] == 1 and data["totals"]["cost_usd"] == "0.0070000000"
     assert data["since"] is not None
+
+
+def test_the_page_shows_the_costliest_keys_in_the_order_of_the_full_breakdown(client, alice, project, send, monkeypatch):
+    """The page's breakdown is ordered and cut in SQL; it is the head of the CSV's, ties included (equal
+    cost, then unpriced calls, then the key in code point order, on both databases)."""
+    from dashboards import diff_spend_views
+    from tracing import spend_report
+
+    for i, session in enumerate(("b", "B", "a", "é", "Z", "zz", "a b")):
+        send(agent_run(session=session, tools=(), start_ms=minutes_ago(50 - i))[1])  # the same cost each
+    send(agent_run(session="costly", tools=(), input_tokens=90_000, start_ms=minutes_ago(5))[1])
+    send(agent_run(session="unpriced", model="house-7b", provider="acme", tools=(), start_ms=minutes_ago(4))[1])
+    for filters in (spend_report.SpendFilters(), spend_report.SpendFilters(status="ok")):  # hourly cells; per-run rows
+        full = spend_report.breakdown(project, filters, "session")
+        assert [r["key"] for r in full][:3] == ["costly", "B", "Z"]
+        for limit in (1, 4, 9, 20):
+            top, count = spend_report.top_of_breakdown(project, filters, "session", limit)
+            assert (top, count) == (full[:limit], 9)
+    monkeypatch.setattr(diff_spend_views, "TABLE_ROWS", 4)
+    client.force_login(alice)
+    page = client.get("/p/acme/spend/", {**ALL, "group_by": "session"})
+    assert [row[0]["value"] for row in page.context["breakdown_table"]["rows"]] == ["costly", "B", "Z", "a"]
+    assert "The 4 costliest of 9" in page.content.decode()
+
+
+# The table loop as a template wrote it before the rows were built in Python: the oracle for escaping.
+_TEMPLATE_LOOP = ('{% for row in rows %}<tr>{% for cell in row %}<td{% if cell.num %} class="num"{% endif %}'
+                  '{% if cell.value is not None %} data-value="{{ cell.value }}"{% endif %}>{% if cell.empty %}'
+                  '<span class="muted">{{ cell.text }}</span>{% else %}{{ cell.text|truncatechars:80 }}{% endif %}'
+                  '</td>{% endfor %}</tr>{% endfor %}')
+
+
+def test_table_rows_are_escaped_and_formatted_as_the_template_loop_did():
+    from django.template import Context, Template
+
+    from dashboards.spend_tables import display
+    from dashboards.templatetags.diff_spend import spend_table_body
+
+    hostile = '<script>alert("x")</script> & "quotes" ' + "é" * 90
+    header = ["session", "cost_usd", "runs", "input_tokens", "note"]
+    rows = [[hostile, Decimal("0.0000001"), 3, 1_234_567, None], ["", Decimal("12.5"), 0, None, "a<b"],
+            ["2026-11-21T00:00:00+00:00", None, 10, 5, Decimal("1E-7")]]
+    table = display((header, rows), "session")
+    expected = Template(_TEMPLATE_LOOP).render(Context({"rows": table["rows"]}))
+    got = spend_table_body(table["rows"])
+    assert got == expected
+    assert "<script>" not in got and "&lt;script&gt;" in got
