@@ -54,16 +54,16 @@ def spend_page(request, slug):
         name = name if name in spend_tables.TABLES else "breakdown"
         header, rows = spend_tables.build(name, project, f, opts, now)
         return spend_tables.csv_response(f"spend-{project.slug}-{name}.csv", header, rows)
-    series = spend_report.over_time(project, f, opts["stack"], now)
-    rows, breakdown_count = spend_report.top_of_breakdown(project, f, opts["group_by"], TABLE_ROWS)
+    shown = spend_report.page(project, f, opts["group_by"], opts["stack"], now, TABLE_ROWS)
+    series, rows = shown["series"], shown["rows"]
     dist = spend_report.cost_per_run(project, f)
     ctx = {
         "project": project, "form": form, "error": error, "filters": f, "opts": opts,
-        "totals": spend_report.totals(project, f), "series": series, "rows": rows, "dist": dist,
+        "totals": shown["totals"], "series": series, "rows": rows, "dist": dist,
         "over_time_table": spend_tables.display(spend_tables.over_time_table(series), opts["stack"], money_from=3),
         "breakdown_table": spend_tables.display(spend_tables.breakdown_table(rows[:TABLE_ROWS], opts["group_by"]),
                                                 opts["group_by"]),
-        "breakdown_count": breakdown_count, "table_rows": TABLE_ROWS,
+        "breakdown_count": shown["count"], "table_rows": TABLE_ROWS,
         "dist_table": spend_tables.display(spend_tables.cost_per_run_table(dist)),
         "top_runs": spend_report.top_runs(project, f), "top_steps": spend_report.top_steps(project, f),
         "charts": {"over_time": charts_spend.over_time(series, opts["stack"]),
