@@ -476,7 +476,8 @@ def pct(values, p):
 
 def run(args) -> dict:
     t_build = time.monotonic()
-    cycles = [build_cycle(args.seed + i, args.cycle_batches, args.batch, args.encoding) for i in range(args.senders)]
+    cycles = [build_cycle(args.seed + i, args.cycle_batches, args.batch, args.encoding, growing=args.growing)
+              for i in range(args.senders)]
     body_kb = statistics.mean(len(t.body) for c in cycles for t in c.templates) / 1024
     build_s = time.monotonic() - t_build
     log(f"built {args.senders} cycles of {len(cycles[0].templates)} requests in {build_s:.1f}s; "
@@ -595,6 +596,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=512, help="spans per request")
     p.add_argument("--cycle-batches", type=int, default=8, help="requests per generated cycle of traces")
     p.add_argument("--encoding", choices=("protobuf", "json"), default="protobuf")
+    p.add_argument("--growing", action="store_true",
+                   help="LLM calls re-send the whole conversation so far (inputs grow to ~40 KB by step 12)")
     p.add_argument("--gzip", action="store_true", help="Content-Encoding: gzip (compressed per send, level 1)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, s")
     p.add_argument("--max-requests", type=int, default=0, help="per sender, 0 = until --duration")

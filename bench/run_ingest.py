@@ -120,6 +120,7 @@ def main(argv=None):
     p.add_argument("--rate", type=float, default=0.0, help="offered spans/s in total (0: as fast as accepted)")
     p.add_argument("--encoding", choices=("protobuf", "json"), default="protobuf")
     p.add_argument("--gzip", action="store_true")
+    p.add_argument("--growing", action="store_true", help="agents re-send their conversation (loadgen --growing)")
     p.add_argument("--overload", action="store_true",
                    help="shedding check: SAGATRACE_MAX_PENDING_BATCHES=20, 1 worker, 16 senders, 30 s")
     p.add_argument("--env", action="append", default=[], help="KEY=VALUE for the web and worker processes")
@@ -183,7 +184,7 @@ def main(argv=None):
             "--url", f"http://127.0.0.1:{port}/v1/traces", "--key", key, "--senders", str(args.senders),
             "--duration", str(args.duration), "--rate", str(args.rate), "--encoding", args.encoding,
             "--database-url", db_url, "--project-id", str(project_id), "--drain-timeout", str(args.drain_timeout),
-            *(["--gzip"] if args.gzip else []),
+            *(["--gzip"] if args.gzip else []), *(["--growing"] if args.growing else []),
         ])
         wall0 = time.monotonic()
         result = loadgen.run(lg_args)
