@@ -31,9 +31,10 @@ class Command(BaseCommand):
         if not Run.objects.filter(project=project).exists():
             call_command("seed_demo", "demo", stdout=self.stdout)
 
+        base = f"http://127.0.0.1:{os.environ.get('PORT') or 8000}"  # scripts/serve binds this port
         self.stdout.write("")
         self.stdout.write("  Sagatrace is ready.")
-        self.stdout.write("  Log in at http://127.0.0.1:8000/ as  demo / demo")
-        self.stdout.write("  Send spans to http://127.0.0.1:8000/v1/traces with header  Authorization: Bearer <key>")
+        self.stdout.write(f"  Log in at {base}/ as  demo / demo")
+        self.stdout.write(f"  Send spans to {base}/v1/traces with header  Authorization: Bearer <key>")
         self.stdout.write("  API key for the Demo project:")
         self.stdout.write(raw)
