@@ -24,7 +24,7 @@ def _claimable(now):
 def index_batch(batch_id: int) -> str:
     """1. claim with a conditional UPDATE (another worker or a finished run means: nothing to do),
     and on PostgreSQL the next batches of the same project waiting behind it, up to
-    SAGATRACE_INDEX_GROUP_SPANS spans (SKIP LOCKED: concurrent workers take different ones; their
+    SAGATRACE_INDEX_GROUP_SPANS spans and SAGATRACE_INDEX_GROUP_BYTES (SKIP LOCKED: concurrent workers take different ones; their
     own tasks will find them claimed and skip);
     2. decode the stored bodies; 3. index their spans and mark them indexed in one transaction,
     so a run whose spans arrived in several batches is recomputed once;
@@ -92,8 +92,11 @@ def _commit_without_waiting_for_disk() -> None:
 
 def _claim_followers(batch_id: int, now) -> list[int]:
     """Claim the oldest pending batches of the claimed batch's project (after it), as long as
-    the group stays within SAGATRACE_INDEX_GROUP_SPANS spans. PostgreSQL only."""
-    limit = settings.SAGATRACE_INDEX_GROUP_SPANS
+    the group stays within SAGATRACE_INDEX_GROUP_SPANS spans and SAGATRACE_INDEX_GROUP_BYTES of
+    bodies (a worker holds a group's spans several times over: agents re-sending long
+    conversations send ~12 KB a span, and 2,048 of them took a worker past 600 MB). PostgreSQL
+    only; octet_length reads a stored body's size from its TOAST header, without reading it."""
+    limit, byte_limit = settings.SAGATRACE_INDEX_GROUP_SPANS, settings.SAGATRACE_INDEX_GROUP_BYTES
     if connection.vendor != "postgresql" or limit <= 0:
         return []
     table = IngestBatch._meta.db_table
@@ -102,17 +105,20 @@ def _claim_followers(batch_id: int, now) -> list[int]:
             f"""UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1
             WHERE id IN (
                 SELECT id FROM (
-                    SELECT id, sum(span_count) OVER (ORDER BY id) AS running FROM (
-                        SELECT b.id, b.span_count FROM {table} b
+                    SELECT id, sum(span_count) OVER (ORDER BY id) AS running,
+                           sum(bytes) OVER (ORDER BY id) AS running_bytes FROM (
+                        SELECT b.id, b.span_count, octet_length(b.body) AS bytes FROM {table} b
                         WHERE b.project_id = (SELECT project_id FROM {table} WHERE id = %s)
                           AND b.status = %s AND b.id > %s
                         ORDER BY b.id LIMIT 64 FOR UPDATE SKIP LOCKED
                     ) candidates
                 ) ranked
                 WHERE running + (SELECT span_count FROM {table} WHERE id = %s) <= %s
+                  AND running_bytes + (SELECT octet_length(body) FROM {table} WHERE id = %s) <= %s
             )
             RETURNING id""",
-            [IngestBatch.PROCESSING, now, batch_id, IngestBatch.PENDING, batch_id, batch_id, limit],
+            [IngestBatch.PROCESSING, now, batch_id, IngestBatch.PENDING, batch_id, batch_id, limit, batch_id,
+             byte_limit],
         )
         return [row[0] for row in cursor.fetchall()]
 

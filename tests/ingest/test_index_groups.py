@@ -38,6 +38,17 @@ def test_group_stays_within_its_span_budget(project, settings):
         IngestBatch.INDEXED, IngestBatch.INDEXED, IngestBatch.PENDING]
 
 
+def test_group_stays_within_its_byte_budget(project, settings):
+    bodies = [request(agent_trace()[1]) for _ in range(3)]
+    settings.SAGATRACE_INDEX_GROUP_BYTES = len(bodies[0]) + len(bodies[1])  # this batch and one more
+    ids = [stored(project, body) for body in bodies]
+    indexing.index_batch(ids[0])
+    assert list(IngestBatch.objects.order_by("id").values_list("status", flat=True)) == [
+        IngestBatch.INDEXED, IngestBatch.INDEXED, IngestBatch.PENDING]
+    settings.SAGATRACE_INDEX_GROUP_BYTES = 1  # a batch larger than the budget is still indexed, alone
+    assert indexing.index_batch(ids[2]) == "indexed"
+
+
 def test_a_bad_batch_in_a_group_fails_alone(project):
     good_trace, good_spans = agent_trace()
     first = stored(project, request(agent_trace()[1]))
