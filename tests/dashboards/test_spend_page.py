@@ -255,9 +255,12 @@ def test_the_page_numbers_read_in_one_pass_equal_the_ones_read_apart(project, sp
 
     from tracing import spend_report
 
+    seen_units = set()
     now = timezone.now()
-    for since in (None, now - timedelta(hours=6)):
+    # Over-time bars by hour (all of it, 6 hours), day (10 days), week (400 days) and month (2,000 days).
+    for since in (None, *(now - timedelta(days=d) for d in (0.25, 10, 400, 2000))):
         f = spend_report.SpendFilters(since=since, until=now, **picks)
+        units = {spend_report.over_time(project, f, "model", now)["unit"]}
         for group_by in spend_report.GROUPS:
             for stack in spend_report.STACKS:
                 got = spend_report.page(project, f, group_by, stack, now, limit=2)
@@ -267,3 +270,5 @@ def test_the_page_numbers_read_in_one_pass_equal_the_ones_read_apart(project, sp
                     got["rows"] = got["rows"][:2]
                 assert typed(got) == typed({"totals": spend_report.totals(project, f), "rows": rows, "count": count,
                                             "series": spend_report.over_time(project, f, stack, now)})
+        seen_units.update(units)
+    assert seen_units == {"hour", "day", "week", "month"}
