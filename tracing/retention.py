@@ -41,16 +41,16 @@ def purge_project(project: Project, now: datetime, chunk: int = 500) -> int:
 
 def _purge_hourly_rollups(project, cutoff):
     """Project-wide hourly spend rollups are not keyed by run: drop the hours before the cutoff, then
-    put back what the runs kept still hold there (a step whose clock ran behind its run's start).
-    Under those runs' trace locks, so a late span of theirs cannot adjust a cell in between."""
-    from tracing.spend import apply_to_hours, bucket_sums
+    put back what the runs kept still hold there (a step whose clock ran behind its run's start),
+    with indexing held off SpendHour meanwhile (as rebuild_spend re-sums cells)."""
+    from tracing.spend import apply_to_hours, bucket_sums, hold_hours
     from tracing.spend_models import SpendBucket, SpendHour
 
-    kept = SpendBucket.objects.filter(project=project, hour__lt=cutoff)  # the purged runs' buckets are gone
     with transaction.atomic():
-        lock_traces(project.id, sorted(set(kept.values_list("trace_id", flat=True))))
+        hold_hours()
         SpendHour.objects.filter(project=project, hour__lt=cutoff).delete()
-        apply_to_hours(project.id, {}, bucket_sums(kept))
+        # The purged runs' buckets are gone: what is left before the cutoff is the kept runs'.
+        apply_to_hours(project.id, {}, bucket_sums(SpendBucket.objects.filter(project=project, hour__lt=cutoff)))
 
 
 def purge_raw_batches(now: datetime, chunk: int = 500) -> int:

@@ -323,6 +323,15 @@ def _upsert_hours(project_id: int, cells: list[tuple[tuple, list[int]]], op: str
                        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}", [project_id, payload])
 
 
+def hold_hours() -> None:
+    """Inside a transaction that re-sums SpendHour cells from the buckets: keep indexing from adjusting
+    any cell until it commits (PostgreSQL; SQLite has a single writer). An indexer that already
+    adjusted some is waited for, so its buckets are committed before the re-sum reads them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {_names()[0]} IN SHARE ROW EXCLUSIVE MODE")
+
+
 def _names() -> tuple[str, list[str], list[str]]:
     """SpendHour's table, its (project, hour, dimension, key) columns and its SUMMED columns, quoted
     (SpendBucket's columns have the same names)."""
@@ -359,8 +368,7 @@ def resum_hours(project_id: int, hours_per_transaction: int = 24) -> None:
     for i in range(0, len(hours), hours_per_transaction):
         chunk = hours[i:i + hours_per_transaction]
         with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            hold_hours()
             SpendHour.objects.filter(project_id=project_id, hour__in=chunk).delete()
             cursor.execute(
                 f"INSERT INTO {table} ({keys_sql}, {', '.join(summed)}) "
