@@ -39,16 +39,14 @@ CONTENT_FIELDS = ("name", "tool_name", "error_message", "reasoning", "tool_argum
                   "output", "tool_calls")
 
 
-def _strings(value: Any, out: list[str], budget: list[int], seen: set[str] | frozenset = frozenset()) -> None:
-    """Collect the string and number leaves of a JSON value, depth first, within the budget;
-    strings in `seen` are left out."""
+def _strings(value: Any, out: list[str], budget: list[int]) -> None:
+    """Collect the string and number leaves of a JSON value, depth first, within the budget."""
     stack = [value]
     while stack and budget[0] > 0:
         item = stack.pop()
         if isinstance(item, str):
-            if item not in seen:
-                out.append(item[: budget[0]])
-                budget[0] -= len(item)
+            out.append(item[: budget[0]])
+            budget[0] -= len(item)
         elif isinstance(item, dict):  # keys are words too ("city"), except the message shape's own
             for key, value in reversed(list(item.items())):
                 if key not in _SKIP_VALUES:
@@ -72,19 +70,33 @@ def split_words(text: str) -> set[str]:
 
 
 def step_words(step, seen: set[str] | None = None) -> set[str]:
-    """The searchable words of one step (a Step, or anything with the same fields).
+    """The searchable words of one step (a Step, or anything with the same fields): those of its
+    text's first MAX_STEP_CHARS characters.
 
-    With `seen` (the strings of the run's steps already split into the same word set), those
-    strings are skipped and this step's are added: an agent's LLM calls re-send the whole
-    conversation, so most of a step's text was split for an earlier step of its run."""
+    With `seen` (strings of the run's earlier steps whose words the caller already holds), words
+    are split only from the other strings, and this step's strings within the limit join `seen`:
+    an agent's LLM calls re-send the whole conversation, so most of a step's text was split for an
+    earlier step of its run. The run's words are the same either way (the text is cut where it
+    would be without `seen`, and words never span the spaces that join the strings)."""
     parts: list[str] = []
     budget = [MAX_STEP_CHARS]
     for field in CONTENT_FIELDS:
-        _strings(getattr(step, field), parts, budget, seen if seen is not None else frozenset())
-    text = " ".join(parts)
-    if seen is not None and len(text) <= MAX_STEP_CHARS:  # nothing cut: every string is in the words
-        seen.update(parts)
-    return split_words(text[:MAX_STEP_CHARS])
+        _strings(getattr(step, field), parts, budget)
+    if seen is None:
+        return split_words(" ".join(parts)[:MAX_STEP_CHARS])
+    new, end = [], -1  # `end`: where the previous string ends in the joined text
+    for part in parts:
+        start = end + 1
+        if start >= MAX_STEP_CHARS:
+            break
+        end = start + len(part)
+        if end > MAX_STEP_CHARS:
+            new.append(part[: MAX_STEP_CHARS - start])  # the cut string: not all of its words
+            break
+        if part not in seen:
+            new.append(part)
+            seen.add(part)
+    return split_words(" ".join(new))
 
 
 def document(words: Iterable[str]) -> str:
