@@ -39,18 +39,25 @@ def purge_project(project: Project, now: datetime, chunk: int = 500) -> int:
         deleted += len(batch)
 
 
-def _purge_hourly_rollups(project, cutoff):
+def _purge_hourly_rollups(project, cutoff, hours_per_transaction: int = 24):
     """Project-wide hourly spend rollups are not keyed by run: drop the hours before the cutoff, then
-    put back what the runs kept still hold there (a step whose clock ran behind its run's start),
-    with indexing held off SpendHour meanwhile (as rebuild_spend re-sums cells)."""
+    put back what the runs kept still hold there (a step whose clock ran behind its run's start).
+    A day of hours per transaction, each with indexing held off SpendHour (as rebuild_spend re-sums
+    cells); nothing is locked when no hour is that old, as on most of the purge's runs."""
     from tracing.spend import apply_to_hours, bucket_sums, hold_hours
-    from tracing.spend_models import SpendBucket, SpendHour
+    from tracing.spend_models import DIMENSIONS, TOTALS, SpendBucket, SpendHour
 
-    with transaction.atomic():
-        hold_hours()
-        SpendHour.objects.filter(project=project, hour__lt=cutoff).delete()
-        # The purged runs' buckets are gone: what is left before the cutoff is the kept runs'.
-        apply_to_hours(project.id, {}, bucket_sums(SpendBucket.objects.filter(project=project, hour__lt=cutoff)))
+    hours = sorted(SpendHour.objects.filter(project=project, hour__lt=cutoff).values_list("hour", flat=True)
+                   .distinct())
+    for i in range(0, len(hours), hours_per_transaction):
+        chunk = hours[i:i + hours_per_transaction]
+        with transaction.atomic():
+            hold_hours()
+            SpendHour.objects.filter(project=project, hour__in=chunk).delete()
+            # The purged runs' buckets are gone: what is left in these hours is the kept runs'. (Every
+            # dimension named, so the (project, dimension, hour) index serves the query.)
+            kept = SpendBucket.objects.filter(project=project, dimension__in=(TOTALS, *DIMENSIONS), hour__in=chunk)
+            apply_to_hours(project.id, {}, bucket_sums(kept))
 
 
 def purge_raw_batches(now: datetime, chunk: int = 500) -> int:

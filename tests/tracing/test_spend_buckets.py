@@ -352,14 +352,21 @@ def test_retention_takes_a_purged_runs_spend_out_of_the_hours_it_keeps(project, 
     assert hours_match_buckets()
 
 
-def test_retention_keeps_the_spend_of_a_kept_run_in_hours_before_the_cutoff(project, send):
-    """A run kept (its root started after the cutoff) with a step whose clock put it before the
-    cutoff: the hours before the cutoff are dropped, but that step's spend stays counted in its hour."""
+@pytest.mark.parametrize("hours_per_transaction", [24, 1])
+def test_retention_keeps_the_spend_of_a_kept_run_in_hours_before_the_cutoff(project, send, monkeypatch,
+                                                                            hours_per_transaction):
+    """A run kept (its root started after the cutoff) with steps whose clock put them before the
+    cutoff: the hours before the cutoff are dropped, but those steps' spend stays counted in their hours."""
+    from functools import partial
+
     from django.utils import timezone
 
     from tests.diff_spend_builders import minutes_ago
+    from tracing import retention
     from tracing.retention import purge_project
 
+    monkeypatch.setattr(retention, "_purge_hourly_rollups", partial(
+        retention._purge_hourly_rollups, hours_per_transaction=hours_per_transaction))
     project.retention_days = 1
     project.save()
     now = timezone.now()
@@ -369,6 +376,9 @@ def test_retention_keeps_the_spend_of_a_kept_run_in_hours_before_the_cutoff(proj
         span(kept, new_span_id(), "chat gpt-4o", parent=root, start_ms=skewed, dur_ms=400, kind=3, attrs={
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
             "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}),
+        span(kept, new_span_id(), "chat gpt-4o", parent=root, start_ms=skewed - 3 * HOUR_MS, dur_ms=400, kind=3,
+             attrs={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 7, "gen_ai.usage.output_tokens": 1}),
         span(kept, root, "invoke_agent helper", start_ms=minutes_ago(23 * 60), dur_ms=1000,
              attrs={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "helper"}),
     ])
@@ -380,6 +390,7 @@ def test_retention_keeps_the_spend_of_a_kept_run_in_hours_before_the_cutoff(proj
     assert not Run.objects.filter(trace_id=purged).exists() and Run.objects.filter(trace_id=kept).exists()
     assert cell("totals", hour=skewed_hour)["llm_calls"] == 1  # the kept run's step, alone
     assert cell("model", "gpt-4o", hour=skewed_hour)["input_tokens"] == 1000
+    assert cell("model", "gpt-4o", hour=skewed_hour - timedelta(hours=3))["input_tokens"] == 7
     assert hours_match_buckets()
 
 
