@@ -134,6 +134,12 @@ def _row(key: str, sums: dict[str, Any]) -> dict[str, Any]:
 # --- tables -----------------------------------------------------------------------------
 
 
+def _costliest_first(row: dict[str, Any]) -> tuple:
+    """Breakdown order: cost, then unpriced calls, both descending; then the key in code point order
+    (top_of_breakdown's SQL orders the same way)."""
+    return -row["cost_usd"], -row["unpriced_calls"], row["key"]
+
+
 def page(project, f: SpendFilters, group_by: str, stack: str, now: datetime, limit: int) -> dict[str, Any]:
     """What the spend page shows of the range: {totals, series (over time), rows (the first `limit` of
     the breakdown), count (of its rows)}. Filters that pick runs read those runs' own buckets; on
@@ -154,7 +160,7 @@ def page(project, f: SpendFilters, group_by: str, stack: str, now: datetime, lim
             stacked.append({"period": cell["period"], "key": cell["key"], "cost": cell["s_cost_units"],
                             "unpriced": cell["s_unpriced_calls"]})
     rows = [_row(key, row) for key, row in sums.get(group_by, {}).items()]
-    rows.sort(key=lambda r: (-r["cost_usd"], -r["unpriced_calls"], r["key"]))
+    rows.sort(key=_costliest_first)
     return {"totals": _totals_row(sums.get(TOTALS, {}).get("", {})), "series": _series(stacked, since, until, unit),
             "rows": rows[:limit], "count": len(rows)}
 
@@ -183,7 +189,7 @@ def breakdown(project, f: SpendFilters, group_by: str) -> list[dict[str, Any]]:
         return [_row(day, sums) for day, sums in sorted(days.items())]
     qs = buckets(project, f, group_by).values("key").annotate(**_sums())
     rows = [_row(r["key"], r) for r in qs]
-    rows.sort(key=lambda r: (-r["cost_usd"], -r["unpriced_calls"], r["key"]))
+    rows.sort(key=_costliest_first)
     return rows
 
 
