@@ -186,6 +186,12 @@ def main(argv=None):
             "--database-url", db_url, "--project-id", str(project_id), "--drain-timeout", str(args.drain_timeout),
             *(["--gzip"] if args.gzip else []), *(["--growing"] if args.growing else []),
         ])
+        # PostgreSQL's default, and production's, is on. Off (as on the CI box), nothing is ANALYZEd while the
+        # tables grow from empty: plans go bad and the server's CPU per span roughly doubled (performance.md).
+        autovacuum = pg(None, "SHOW autovacuum", db_url=db_url)[0][0]
+        if autovacuum != "on":
+            log("WARNING: PostgreSQL autovacuum is off, unlike production: ALTER SYSTEM SET autovacuum = on; "
+                "SELECT pg_reload_conf(); (and RESET afterwards) to measure what a deployment sees")
         wall0 = time.monotonic()
         result = loadgen.run(lg_args)
         wall = time.monotonic() - wall0
@@ -221,7 +227,8 @@ def main(argv=None):
                            "celery_pool": args.celery_pool, "celery_concurrency": args.celery_concurrency,
                            "prefetch": env.get("CELERY_WORKER_PREFETCH_MULTIPLIER", "settings default"),
                            "worker_nice": args.worker_nice,
-                           "env": args.env, "overload": args.overload}
+                           "env": args.env, "overload": args.overload,
+                           "postgres_autovacuum": autovacuum}
     finally:
         for w in workers:
             procs.stop(w, 60 if args.profile_worker else 20)

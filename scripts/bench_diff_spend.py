@@ -103,8 +103,11 @@ def load_spend(project, runs, steps, now):
     SpendHour.objects.bulk_create([SpendHour(project=project, hour=c["hour"], dimension=c["dimension"], key=c["key"],
                                              **{f: c[f"s_{f}"] for f in SUMMED}) for c in cells.iterator()],
                                   batch_size=2000)
-    with connection.cursor() as cursor:  # table statistics, as autovacuum keeps them in steady state
-        cursor.execute("ANALYZE")
+    # Statistics and visibility maps, as autovacuum keeps them in steady state (it vacuums insert-only
+    # tables too, PostgreSQL 13+). Without the VACUUM, every index-only scan of the fresh load reads
+    # the heap as well: the filtered spend view measured ~100 ms slower on a box with autovacuum off.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     print(f"loaded {runs:,} runs × {steps} steps = {runs * steps:,} steps → "
           f"{SpendBucket.objects.filter(project=project).count():,} per-run rows, "
           f"{SpendHour.objects.filter(project=project).count():,} hourly cells in {time.perf_counter() - started:.0f} s")
