@@ -52,6 +52,17 @@ def insert(model: type[models.Model], objs: Sequence[models.Model], batch_size: 
     copy_rows(model, ([dump(getattr(obj, attname)) for attname, dump in _plan(model)[1]] for obj in objs))
 
 
+def insert_values(model: type[models.Model], rows: Sequence[dict]) -> None:
+    """insert(), from {attname: value} dicts holding every concrete field but the auto id: on
+    PostgreSQL no model instance is built (that cost more than the rest of the row's work)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        insert(model, [model(**row) for row in rows])
+        return
+    copy_rows(model, ([dump(row[attname]) for attname, dump in _plan(model)[1]] for row in rows))
+
+
 def copy_rows(model: type[models.Model], rows: Iterable[list]) -> None:
     """COPY rows already in the column order of `_plan(model)` (PostgreSQL only)."""
     columns = _plan(model)[0]

@@ -9,19 +9,23 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone as dt_timezone
+from decimal import ROUND_HALF_EVEN
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 
-from tracing import bulk, dedupe, pricing, search
+from tracing import bulk, dedupe, pricing, search, spend
 from tracing.conventions import normalize
 from tracing.models import Run, SearchDocument, Step
+from tracing.spend_models import MONEY_UNIT
 from tracing.redaction import redactor_for
 from tracing.spans import SpanRecord
 from tracing.steps import StepData
 
 TOKEN_KINDS = ("llm", "embedding")  # agent spans often repeat their children's totals: never summed
+# Besides tracing.spend.STEP_VALUES, what recompute_runs reads of every step for the run's context.
+CONTEXT_VALUES = ("is_error", "end_ns", "session_id", "user_id", "tags", "service_name")
 STEP_FIELDS = [
     f.name for f in Step._meta.concrete_fields if f.name not in ("id", "project", "trace_id", "span_id")
 ]
@@ -46,6 +50,7 @@ def _count(value):
 def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
     for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"):
         setattr(data, name, _count(getattr(data, name)))
+    at = ns_to_datetime(span.start_ns or span.end_ns)
     cost = pricing.price(
         provider=data.provider,
         model=data.model,
@@ -55,8 +60,13 @@ def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
         cache_write_tokens=data.cache_write_tokens,
         reasoning_tokens=data.reasoning_tokens,
         reported_cost=data.reported_cost,
-        at=ns_to_datetime(span.start_ns or span.end_ns),
+        at=at,
     ) if data.kind in TOKEN_KINDS or data.reported_cost is not None else None
+    savings = None
+    if cost and cost.total is not None and data.kind in TOKEN_KINDS and (data.cache_read_tokens or data.cache_write_tokens):
+        savings = pricing.cache_savings(
+            provider=data.provider, model=data.model, input_tokens=data.input_tokens,
+            cache_read_tokens=data.cache_read_tokens, cache_write_tokens=data.cache_write_tokens, at=at)
     return _new_step(
         project_id=project_id,
         trace_id=span.trace_id,
@@ -83,6 +93,8 @@ def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
         cost_breakdown=cost.breakdown if cost else {},
         cost_note=cost.note if cost else "",
         price_version=cost.price_version if cost else "",
+        # in the stored precision, rounded as tracing.spend.to_units rounds: its units are exact
+        cache_savings_usd=savings.quantize(MONEY_UNIT, ROUND_HALF_EVEN) if savings is not None else None,
         input=data.input,
         output=data.output,
         system_instructions=data.system_instructions,
@@ -255,12 +267,11 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
     }
     context: dict[str, dict] = {}
     models: dict[str, list[str]] = {t: [] for t in trace_ids}
-    for row in (
-        steps.filter(Q(parent_span_id="") | ~Q(agent_name="") | ~Q(session_id="") | ~Q(user_id="") | ~Q(model=""))
-        .order_by("trace_id", "start_ns")
-        .values("trace_id", "span_id", "parent_span_id", "name", "kind", "is_error", "start_ns", "end_ns",
-                "agent_name", "session_id", "user_id", "tags", "service_name", "model", "duplicate_of")
-    ):
+    # One read of the steps for the run context below and the spend attribution after it.
+    rows_by_trace = spend.read_steps(project_id, trace_ids, extra=CONTEXT_VALUES)
+    for row in (row for rows in rows_by_trace.values() for row in rows):
+        if row["parent_span_id"] and not (row["agent_name"] or row["session_id"] or row["user_id"] or row["model"]):
+            continue  # the context comes from the roots and the steps that carry any of it
         ctx = context.setdefault(row["trace_id"], {"root": None, "agent": "", "session": "", "user": "", "tags": []})
         if not row["parent_span_id"] and ctx["root"] is None:
             ctx["root"] = row
@@ -324,8 +335,7 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
         update_fields=[f.name for f in Run._meta.concrete_fields if f.name not in ("id", "project", "trace_id")],
     )
     # Spend: rebuild these runs' pre-aggregated spend rows (tracing.spend_models) from the same Steps, same transaction.
-    from tracing.spend import recompute_buckets
-    recompute_buckets(project_id, trace_ids)
+    spend.recompute_buckets(project_id, trace_ids, rows_by_trace)
 
 
 def mark_incomplete_runs(now: datetime) -> int:

@@ -159,6 +159,10 @@ class Step(models.Model):
     cost_breakdown = models.JSONField(default=dict, blank=True)
     cost_note = models.TextField(blank=True)
     price_version = models.CharField(max_length=40, blank=True)
+    # What prompt caching saved on this call (tracing.pricing.cache_savings), priced at index time as
+    # cost_usd is; the spend upkeep reads it on every recompute of the run. NULL: no cache tokens,
+    # unpriced, or indexed before it was stored (tracing.spend then prices it).
+    cache_savings_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
 
     input = models.JSONField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)

@@ -38,7 +38,7 @@ SPLIT = ("cost_units", *TOKENS, "unpriced_tokens", "cache_savings_units", "outpu
 COUNTS = ("llm_calls", "unpriced_calls", "tool_calls")
 STEP_VALUES = (
     "span_id", "parent_span_id", "kind", "name", "start_ns", "model", "provider", *TOKENS, "cost_usd",
-    "cost_source", "cost_breakdown", "tool_calls", "tool_name", "agent_name", "duplicate_of",
+    "cost_source", "cost_breakdown", "tool_calls", "tool_name", "agent_name", "duplicate_of", "cache_savings_usd",
 )
 _HOUR_NS = 3600 * 10**9
 
@@ -88,12 +88,14 @@ def step_amounts(step: dict[str, Any]) -> dict[str, int]:
         out["unpriced_tokens"] = out["input_tokens"] + out["output_tokens"]
         return out
     if step.get("cache_read_tokens") or step.get("cache_write_tokens"):
-        saved = pricing.cache_savings(
-            provider=step.get("provider") or "", model=step.get("model") or "",
-            input_tokens=step.get("input_tokens"), cache_read_tokens=step.get("cache_read_tokens"),
-            cache_write_tokens=step.get("cache_write_tokens"),
-            at=datetime.fromtimestamp(step["start_ns"] / 1e9, tz=dt_timezone.utc),  # priced as of the call
-        )
+        saved = step.get("cache_savings_usd")  # priced by the indexer
+        if saved is None:  # indexed before it was stored, or unpriced: priced here, as of the call
+            saved = pricing.cache_savings(
+                provider=step.get("provider") or "", model=step.get("model") or "",
+                input_tokens=step.get("input_tokens"), cache_read_tokens=step.get("cache_read_tokens"),
+                cache_write_tokens=step.get("cache_write_tokens"),
+                at=datetime.fromtimestamp(step["start_ns"] / 1e9, tz=dt_timezone.utc),
+            )
         out["cache_savings_units"] = to_units(saved)
     breakdown = step.get("cost_breakdown") or {}
     if step.get("cost_source") == COST_COMPUTED and "output" in breakdown:
@@ -192,25 +194,36 @@ def costliest_step(steps: list[dict[str, Any]]) -> tuple[str, int] | None:
     return top["span_id"], to_units(top["cost_usd"])
 
 
-def recompute_buckets(project_id: int, trace_ids: Iterable[str]) -> None:
+def read_steps(project_id: int, trace_ids: list[str], extra: Iterable[str] = ()) -> dict[str, list[dict[str, Any]]]:
+    """{trace_id: its steps as STEP_VALUES (and `extra`) dicts, by start}: what the attribution reads."""
+    from tracing.models import Step
+
+    steps: dict[str, list[dict]] = defaultdict(list)
+    for s in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+              .order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES, *extra)):
+        steps[s["trace_id"]].append(s)
+    return steps
+
+
+def recompute_buckets(project_id: int, trace_ids: Iterable[str],
+                      steps: dict[str, list[dict[str, Any]]] | None = None) -> None:
     """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
     replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
-    first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows."""
-    from tracing.models import Run, Step
+    first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows.
+    `steps`: what read_steps() returns for these runs, if the caller has it already."""
+    from tracing.models import Run
 
     trace_ids = list(trace_ids)
     runs = {r["trace_id"]: r for r in Run.objects.filter(project_id=project_id, trace_id__in=trace_ids).values(
         "trace_id", "agent", "user_id", "session_id", "tags", "started_at", "status", "cost_usd", "unpriced_calls")}
-    steps: dict[str, list[dict]] = defaultdict(list)
-    for s in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-              .order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES)):
-        steps[s["trace_id"]].append(s)
+    if steps is None:
+        steps = read_steps(project_id, trace_ids)
     rows, run_rows, new = [], [], {}
     for trace_id, run in runs.items():
         for cell, amounts in trace_buckets(run, steps.get(trace_id, [])).items():
             hour, dim, key = cell
-            rows.append(SpendBucket(project_id=project_id, trace_id=trace_id, hour=hour, dimension=dim, key=key,
-                                    **amounts))
+            rows.append({"project_id": project_id, "trace_id": trace_id, "hour": hour, "dimension": dim, "key": key,
+                         **amounts})
             _add(new, cell, [amounts[f] for f in SUMMED])
         top = costliest_step(steps.get(trace_id, []))
         run_rows.append(SpendRun(
@@ -219,7 +232,7 @@ def recompute_buckets(project_id: int, trace_ids: Iterable[str]) -> None:
             cost_units=to_units(run["cost_usd"]) if run["cost_usd"] is not None else None,
             top_span_id=top[0] if top else "", top_step_units=top[1] if top else None))
     old = _delete_spend_rows(project_id, trace_ids)
-    bulk.insert(SpendBucket, rows)  # COPY on PostgreSQL: the rows were just deleted, under the trace locks
+    bulk.insert_values(SpendBucket, rows)  # COPY on PostgreSQL: the rows were just deleted, under the trace locks
     bulk.insert(SpendRun, run_rows)
     apply_to_hours(project_id, old, new)
 

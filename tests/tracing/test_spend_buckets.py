@@ -125,6 +125,27 @@ def test_rebuild_spend_recreates_the_buckets_indexing_made(send):
     assert snapshot() == before and hours_match_buckets()
 
 
+def test_cache_savings_are_priced_once_at_index_time_and_steps_indexed_before_are_priced_on_recompute(send):
+    from tracing import pricing
+    from tracing.indexer import recompute_runs
+
+    trace_id, spans = agent_run(tools=("search",), cached=400)
+    send(spans)
+    calls = Step.objects.filter(trace_id=trace_id, kind="llm")
+    assert [c.cache_read_tokens for c in calls] == [400, 400]
+    for llm in calls:  # gpt-4o: 400 cached tokens at $1.25/M instead of $2.50/M
+        assert llm.cache_savings_usd == Decimal("0.0005") == pricing.cache_savings(
+            provider=llm.provider, model=llm.model, input_tokens=llm.input_tokens, cache_read_tokens=400,
+            at=hour_of(llm.start_ns) + timedelta(minutes=1))
+    assert sum(SpendBucket.objects.filter(dimension="totals").values_list("cache_savings_units", flat=True)) == \
+        to_units(Decimal("0.001"))
+    before = snapshot()
+    calls.update(cache_savings_usd=None)  # steps indexed before the column existed
+    with transaction.atomic():
+        recompute_runs(llm.project_id, [trace_id])
+    assert snapshot() == before
+
+
 # --- SpendHour by difference ------------------------------------------------------------------
 
 
