@@ -11,7 +11,7 @@ class IngestBatch(models.Model):
     STATUSES = [(s, s) for s in (PENDING, PROCESSING, INDEXED, FAILED)]
     PROTOBUF, JSON = "protobuf", "json"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     received_at = models.DateTimeField(default=timezone.now)
     encoding = models.CharField(max_length=10)  # protobuf | json (the body is stored decompressed)
     body = models.BinaryField()

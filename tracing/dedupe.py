@@ -42,14 +42,14 @@ _FIELDS = ("id", "trace_id", "span_id", "parent_span_id", "start_ns", "end_ns", 
            "input_tokens", "output_tokens", "cost_usd", "duplicate_of")
 
 
-def mark_duplicates(project_id: int, trace_ids: Iterable[str]) -> int:
+def mark_duplicates(project_id: int, trace_ids: Iterable[str]) -> set[str]:
     """Set `duplicate_of` on the LLM steps of these traces (and clear it where it no longer holds).
-    Returns the number of steps changed. Call with the traces locked (tracing.indexer)."""
+    Returns the traces where a step changed. Call with the traces locked (tracing.indexer)."""
     from tracing.models import Step
 
     trace_ids = list(trace_ids)
     if not trace_ids:
-        return 0
+        return set()
     steps = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids, kind="llm")
     by_trace: dict[str, list[dict]] = defaultdict(list)
     for row in steps.values(*_FIELDS):
@@ -72,10 +72,11 @@ def mark_duplicates(project_id: int, trace_ids: Iterable[str]) -> int:
         for rows in by_trace.values() for row in rows
         if row["duplicate_of"] != wanted.get(row["id"], "")
     }
+    traces = {row["trace_id"] for rows in by_trace.values() for row in rows if row["id"] in changed}
     if changed:
         Step.objects.filter(id__in=list(changed)).update(duplicate_of=Case(
             *[When(id=i, then=Value(v)) for i, v in changed.items()], output_field=CharField()))
-    return len(changed)
+    return traces
 
 
 def candidate_pairs(rows: list[dict]) -> list[tuple[str, dict, dict]]:

@@ -24,8 +24,6 @@ from tracing.spans import SpanRecord
 from tracing.steps import StepData
 
 TOKEN_KINDS = ("llm", "embedding")  # agent spans often repeat their children's totals: never summed
-# Besides tracing.spend.STEP_VALUES, what recompute_runs reads of every step for the run's context.
-CONTEXT_VALUES = ("is_error", "end_ns", "session_id", "user_id", "tags", "service_name")
 STEP_FIELDS = [
     f.name for f in Step._meta.concrete_fields if f.name not in ("id", "project", "trace_id", "span_id")
 ]
@@ -180,14 +178,18 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
             rows.append(step)
         else:
             stale.add(step.trace_id)
+    replaced = {step.trace_id for step in rows if (step.trace_id, step.span_id) in stored}
     if rows:
         write_steps(rows, stored)
         written = {step.trace_id for step in rows}
         # A run with a replaced step (its old words may be gone) or a stale copy left out (its words
         # are in `words`) has its documents rebuilt from its stored steps.
-        replaced = {step.trace_id for step in rows if (step.trace_id, step.span_id) in stored}
         index_words(project_id, {t: words[t] for t in written}, replaced | (stale & written))
-    recompute_runs(project_id, trace_ids)
+    added: dict[str, set[str]] = {}  # runs that only gained steps, and those steps
+    for step in rows:
+        if step.trace_id not in replaced:
+            added.setdefault(step.trace_id, set()).add(step.span_id)
+    recompute_runs(project_id, trace_ids, added)
     return set(trace_ids)
 
 
@@ -239,11 +241,18 @@ def lock_traces(project_id: int, trace_ids: list[str]) -> None:
         )
 
 
-def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
-    """Every Run aggregate from its Steps: three set-based queries, one bulk upsert."""
+def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[str]] | None = None) -> None:
+    """Every Run aggregate from its Steps: three set-based queries, one bulk upsert; then the runs'
+    spend rows. `added`: {trace_id: span ids} of runs whose only change is these new steps: if
+    their Run context (agent, user, session, tags) and duplicate marks stay the same, their spend
+    rows gain those steps' amounts (tracing.spend.add_new_steps) instead of being rebuilt."""
     # Duplicate LLM spans (a provider SDK's own span repeating the instrumentation's): mark them across
     # all batches of these traces first; the aggregates below leave them out (tracing/dedupe.py).
-    dedupe.mark_duplicates(project_id, trace_ids)
+    remarked = dedupe.mark_duplicates(project_id, trace_ids)
+    added = {t: spans for t, spans in (added or {}).items() if t not in remarked}
+    before = {t: (agent, user, session, tags) for t, agent, user, session, tags in Run.objects.filter(
+        project_id=project_id, trace_id__in=sorted(added)).values_list("trace_id", "agent", "user_id", "session_id",
+                                                                         "tags")} if added else {}
     steps = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
     llm = Q(kind__in=TOKEN_KINDS, duplicate_of="")  # dedupe: duplicates count toward no total
     totals = {
@@ -266,21 +275,25 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
         )
     }
     context: dict[str, dict] = {}
-    models: dict[str, list[str]] = {t: [] for t in trace_ids}
-    # One read of the steps for the run context below and the spend attribution after it.
-    rows_by_trace = spend.read_steps(project_id, trace_ids, extra=CONTEXT_VALUES)
-    for row in (row for rows in rows_by_trace.values() for row in rows):
-        if row["parent_span_id"] and not (row["agent_name"] or row["session_id"] or row["user_id"] or row["model"]):
-            continue  # the context comes from the roots and the steps that carry any of it
+    # The roots, and the steps that carry a context (most carry none: these are read for every batch).
+    for row in (
+        steps.filter(Q(parent_span_id="") | ~Q(agent_name="") | ~Q(session_id="") | ~Q(user_id="")
+                     | (~Q(model="") & ~Q(tags=[])))
+        .order_by("trace_id", "start_ns", "span_id")
+        .values("trace_id", "span_id", "parent_span_id", "name", "is_error", "start_ns", "end_ns",
+                "agent_name", "session_id", "user_id", "tags", "service_name")
+    ):
         ctx = context.setdefault(row["trace_id"], {"root": None, "agent": "", "session": "", "user": "", "tags": []})
         if not row["parent_span_id"] and ctx["root"] is None:
             ctx["root"] = row
         for field, source in (("agent", "agent_name"), ("session", "session_id"), ("user", "user_id")):
             ctx[field] = ctx[field] or row[source]
         ctx["tags"] = ctx["tags"] or row["tags"]
-        if (row["kind"] in TOKEN_KINDS and row["model"] and not row["duplicate_of"]  # dedupe
-                and row["model"] not in models[row["trace_id"]]):
-            models[row["trace_id"]].append(row["model"])
+    # Models in the order of their first call (two first called at the same nanosecond: by name).
+    models: dict[str, list[str]] = {t: [] for t in trace_ids}
+    for row in sorted(steps.filter(llm).exclude(model="").values("trace_id", "model").annotate(first=Min("start_ns")),
+                      key=lambda r: (r["first"], r["model"])):
+        models[row["trace_id"]].append(row["model"])
 
     now = datetime.now(dt_timezone.utc)
     runs = []
@@ -334,8 +347,11 @@ def recompute_runs(project_id: int, trace_ids: list[str]) -> None:
         unique_fields=["project", "trace_id"],
         update_fields=[f.name for f in Run._meta.concrete_fields if f.name not in ("id", "project", "trace_id")],
     )
-    # Spend: rebuild these runs' pre-aggregated spend rows (tracing.spend_models) from the same Steps, same transaction.
-    spend.recompute_buckets(project_id, trace_ids, rows_by_trace)
+    # Spend: these runs' pre-aggregated spend rows (tracing.spend_models), same transaction.
+    kept = {r.trace_id for r in runs if before.get(r.trace_id) == (r.agent, r.user_id, r.session_id, r.tags)}
+    done = spend.add_new_steps(project_id, {t: added[t] for t in kept}) if kept else set()
+    if len(done) < len(trace_ids):
+        spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done])
 
 
 def mark_incomplete_runs(now: datetime) -> int:

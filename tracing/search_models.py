@@ -31,7 +31,7 @@ class Matches(models.Lookup):
 
 
 class SearchDocument(models.Model):
-    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
     trace_id = models.CharField(max_length=32)
     words = WordsField()
 

@@ -145,9 +145,11 @@ def _agents(steps: list[dict[str, Any]], run_agent: str) -> dict[str, str]:
     return found
 
 
-def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
-    """{(hour, dimension, key): amounts} for one run. `run` carries agent, user_id, session_id, tags."""
-    agents = _agents(steps, run.get("agent") or "")
+def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]],
+                  agents: dict[str, str] | None = None) -> dict[tuple, dict[str, Any]]:
+    """{(hour, dimension, key): amounts} for one run. `run` carries agent, user_id, session_id, tags.
+    `agents`: each step's agent, if the caller worked it out from the whole run (see add_new_steps)."""
+    agents = agents or _agents(steps, run.get("agent") or "")
     tags = list(dict.fromkeys(str(t)[:200] for t in run.get("tags") or [])) or [""]  # a repeated tag counts once
     out: dict[tuple, dict[str, Any]] = defaultdict(lambda: dict.fromkeys((*SPLIT, *COUNTS, "runs"), 0))
 
@@ -194,15 +196,80 @@ def costliest_step(steps: list[dict[str, Any]]) -> tuple[str, int] | None:
     return top["span_id"], to_units(top["cost_usd"])
 
 
-def read_steps(project_id: int, trace_ids: list[str], extra: Iterable[str] = ()) -> dict[str, list[dict[str, Any]]]:
-    """{trace_id: its steps as STEP_VALUES (and `extra`) dicts, by start}: what the attribution reads."""
+def read_steps(project_id: int, trace_ids: list[str], only: dict[str, set[str]] | None = None
+               ) -> dict[str, list[dict[str, Any]]]:
+    """{trace_id: its steps as STEP_VALUES dicts, by start}: what the attribution reads. `only`:
+    {trace_id: span ids}, to read just those steps."""
     from tracing.models import Step
 
     steps: dict[str, list[dict]] = defaultdict(list)
-    for s in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-              .order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES, *extra)):
-        steps[s["trace_id"]].append(s)
+    rows = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+    if only is not None:
+        rows = rows.filter(span_id__in={s for spans in only.values() for s in spans})
+    for s in rows.order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES):
+        if only is None or s["span_id"] in only[s["trace_id"]]:
+            steps[s["trace_id"]].append(s)
     return steps
+
+
+def add_new_steps(project_id: int, new: dict[str, set[str]]) -> set[str]:
+    """Bring the spend rows of runs that only gained steps up to date from those steps alone: the
+    buckets of the new steps are added to the run's (SpendBucket, then SpendHour), its costliest
+    step compared with theirs. A run streaming in for minutes is indexed batch after batch; redoing
+    it from all its steps each time made indexing quadratic in its length (bench/long_run.py).
+
+    `new`: {trace_id: span ids of the steps this transaction inserted}, for runs whose Run row
+    existed and kept its agent, user, session and tags, with no step replaced and no duplicate mark
+    changed (tracing.indexer checks that). What is added is then what recompute_buckets would
+    change, unless a stored step hangs under a new one (its agent may change), or a new step is
+    in an earlier hour than the run's rows of the same key (the run's count moves): those runs are
+    left out. Returns the runs done; the caller recomputes the others with recompute_buckets."""
+    from tracing.models import Step
+
+    trace_ids = sorted(new)
+    tree: dict[str, list[dict]] = defaultdict(list)
+    for t, span_id, parent, agent, start_ns in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+                                                .values_list("trace_id", "span_id", "parent_span_id", "agent_name",
+                                                             "start_ns")):
+        tree[t].append({"span_id": span_id, "parent_span_id": parent, "agent_name": agent, "start_ns": start_ns})
+    trace_ids = [t for t in trace_ids
+                 if not any(s["parent_span_id"] in new[t] and s["span_id"] not in new[t] for s in tree[t])]
+    first: dict[str, dict[tuple[str, str], datetime]] = defaultdict(dict)  # the run's first hour of each key
+    for t, hour, dim, key in (SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+                              .values_list("trace_id", "hour", "dimension", "key")):
+        if (dim, key) not in first[t] or hour < first[t][(dim, key)]:
+            first[t][(dim, key)] = hour
+    runs = _runs(project_id, trace_ids)
+    tops = {t: (span_id, units) for t, span_id, units in SpendRun.objects.filter(
+        project_id=project_id, trace_id__in=trace_ids, top_step_units__isnull=False).values_list(
+        "trace_id", "top_span_id", "top_step_units")}
+    added = read_steps(project_id, trace_ids, only=new)
+    done, cells, run_rows = set(), [], []
+    for t in trace_ids:
+        run, steps = runs[t], added.get(t, [])
+        delta = trace_buckets(run, steps, _agents(tree[t], run["agent"] or ""))
+        if any(first[t].get((dim, key), hour) > hour for hour, dim, key in delta):
+            continue  # a key's first hour moves earlier
+        done.add(t)
+        for cell, amounts in delta.items():
+            hour, dim, key = cell
+            if (dim, key) in first[t]:
+                amounts["runs"] = 0  # the run counts on its first hour of this key already
+            cells.append(((t, *cell), [amounts[f] for f in SUMMED]))
+        # Its costliest step: the stored one or a new one, the earliest on a tie (as costliest_step).
+        starts = {s["span_id"]: s["start_ns"] for s in tree[t]}
+        candidates = [top for top in (tops.get(t), costliest_step(steps)) if top]
+        top = min(candidates, key=lambda c: (-c[1], starts[c[0]], c[0]), default=None)
+        run_rows.append(_spend_run(project_id, t, run, top))
+    if done:
+        _upsert_cells(project_id, cells, "+", model=SpendBucket)
+        SpendRun.objects.filter(project_id=project_id, trace_id__in=sorted(done)).delete()
+        bulk.insert(SpendRun, run_rows)
+        gained: dict[tuple, list[int]] = {}
+        for (t, *cell), amounts in cells:
+            _add(gained, tuple(cell), amounts)
+        apply_to_hours(project_id, {}, gained)  # every cell "entered": created if no run had it
+    return done
 
 
 def recompute_buckets(project_id: int, trace_ids: Iterable[str],
@@ -211,11 +278,8 @@ def recompute_buckets(project_id: int, trace_ids: Iterable[str],
     replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
     first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows.
     `steps`: what read_steps() returns for these runs, if the caller has it already."""
-    from tracing.models import Run
-
     trace_ids = list(trace_ids)
-    runs = {r["trace_id"]: r for r in Run.objects.filter(project_id=project_id, trace_id__in=trace_ids).values(
-        "trace_id", "agent", "user_id", "session_id", "tags", "started_at", "status", "cost_usd", "unpriced_calls")}
+    runs = _runs(project_id, trace_ids)
     if steps is None:
         steps = read_steps(project_id, trace_ids)
     rows, run_rows, new = [], [], {}
@@ -225,16 +289,27 @@ def recompute_buckets(project_id: int, trace_ids: Iterable[str],
             rows.append({"project_id": project_id, "trace_id": trace_id, "hour": hour, "dimension": dim, "key": key,
                          **amounts})
             _add(new, cell, [amounts[f] for f in SUMMED])
-        top = costliest_step(steps.get(trace_id, []))
-        run_rows.append(SpendRun(
-            project_id=project_id, trace_id=trace_id, started_at=run["started_at"], status=run["status"],
-            user_id=run["user_id"], session_id=run["session_id"], unpriced_calls=run["unpriced_calls"],
-            cost_units=to_units(run["cost_usd"]) if run["cost_usd"] is not None else None,
-            top_span_id=top[0] if top else "", top_step_units=top[1] if top else None))
+        run_rows.append(_spend_run(project_id, trace_id, run, costliest_step(steps.get(trace_id, []))))
     old = _delete_spend_rows(project_id, trace_ids)
     bulk.insert_values(SpendBucket, rows)  # COPY on PostgreSQL: the rows were just deleted, under the trace locks
     bulk.insert(SpendRun, run_rows)
     apply_to_hours(project_id, old, new)
+
+
+def _runs(project_id: int, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What the attribution reads of these runs' Run rows (recomputed first)."""
+    from tracing.models import Run
+
+    return {r["trace_id"]: r for r in Run.objects.filter(project_id=project_id, trace_id__in=trace_ids).values(
+        "trace_id", "agent", "user_id", "session_id", "tags", "started_at", "status", "cost_usd", "unpriced_calls")}
+
+
+def _spend_run(project_id: int, trace_id: str, run: dict[str, Any], top: tuple[str, int] | None) -> SpendRun:
+    return SpendRun(
+        project_id=project_id, trace_id=trace_id, started_at=run["started_at"], status=run["status"],
+        user_id=run["user_id"], session_id=run["session_id"], unpriced_calls=run["unpriced_calls"],
+        cost_units=to_units(run["cost_usd"]) if run["cost_usd"] is not None else None,
+        top_span_id=top[0] if top else "", top_step_units=top[1] if top else None)
 
 
 def forget_runs(project_id: int, trace_ids: Iterable[str], hours_from: datetime | None = None) -> None:
@@ -299,21 +374,23 @@ def apply_to_hours(project_id: int, old: dict[tuple, list[int]], new: dict[tuple
             gone.append(cell)
     if not changes:
         return
-    _upsert_hours(project_id, [(cell, [max(v, 0) if i in _CHECKED else v for i, v in enumerate(delta)])
+    _upsert_cells(project_id, [(cell, [max(v, 0) if i in _CHECKED else v for i, v in enumerate(delta)])
                                for cell, delta in changes], "+")
     lowered = [(cell, [-min(v, 0) if i in _CHECKED else 0 for i, v in enumerate(delta)])
                for cell, delta in changes if any(delta[i] < 0 for i in _CHECKED)]
     if lowered:
-        _upsert_hours(project_id, lowered, "-")  # rows the first upsert locked: it never inserts
+        _upsert_cells(project_id, lowered, "-")  # rows the first upsert locked: it never inserts
     if gone:
         _drop_empty_cells(project_id, gone)
 
 
-def _upsert_hours(project_id: int, cells: list[tuple[tuple, list[int]]], op: str) -> None:
+def _upsert_cells(project_id: int, cells: list[tuple[tuple, list[int]]], op: str, model=SpendHour) -> None:
     """One INSERT … ON CONFLICT DO UPDATE adding ("+") or subtracting ("-") the amounts, rows in the
-    given order. The rows travel as one JSON parameter the database unpacks: as 18 bound parameters
+    given order; cells are keyed (hour, dimension, key), or (trace_id, hour, dimension, key) for
+    SpendBucket. The rows travel as one JSON parameter the database unpacks: as 18 bound parameters
     per cell, psycopg spent 21 ms of Python CPU quoting 170 cells (client-side binding), the JSON 1.4 ms."""
-    table, keys, summed = _names()
+    fields = ("trace_id", "hour", "dimension", "key") if model is SpendBucket else ("hour", "dimension", "key")
+    table, keys, summed = _names(model, fields)
     if op == "+":
         sets = [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in summed]
     else:
@@ -322,15 +399,18 @@ def _upsert_hours(project_id: int, cells: list[tuple[tuple, list[int]]], op: str
         # that would fail the batch at every retry.
         greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
         sets = [f"{summed[i]} = {greatest}({table}.{summed[i]} - EXCLUDED.{summed[i]}, 0)" for i in _CHECKED]
+    n = len(fields)
     if connection.vendor == "postgresql":
-        values = ", ".join(["(e->>0)::timestamptz", "e->>1", "e->>2",
-                            *(f"(e->>{i})::bigint" for i in range(3, 3 + len(summed)))])
+        values = ", ".join([*(f"(e->>{i})::timestamptz" if f == "hour" else f"e->>{i}" for i, f in enumerate(fields)),
+                            *(f"(e->>{i})::bigint" for i in range(n, n + len(summed)))])
         rows = "jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n"
     else:  # SQLite's JSON1 (Django's JSONField needs it); WHERE true: its upsert-after-SELECT syntax rule
-        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(3 + len(summed)))
+        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(n + len(summed)))
         rows = "json_each(%s) WHERE true ORDER BY key"
+    hour = fields.index("hour")
     adapt = connection.ops.adapt_datetimefield_value
-    payload = orjson.dumps([[adapt(hour), dim, key, *amounts] for (hour, dim, key), amounts in cells]).decode()
+    payload = orjson.dumps([[adapt(v) if i == hour else v for i, v in enumerate(cell)] + list(amounts)
+                            for cell, amounts in cells]).decode()
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({', '.join(keys + summed)}) SELECT %s, {values} FROM {rows} "
                        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}", [project_id, payload])
@@ -345,13 +425,11 @@ def hold_hours() -> None:
             cursor.execute(f"LOCK TABLE {_names()[0]} IN SHARE ROW EXCLUSIVE MODE")
 
 
-def _names() -> tuple[str, list[str], list[str]]:
-    """SpendHour's table, its (project, hour, dimension, key) columns and its SUMMED columns, quoted
-    (SpendBucket's columns have the same names)."""
+def _names(model=SpendHour, fields=("hour", "dimension", "key")) -> tuple[str, list[str], list[str]]:
+    """The model's table, its project and `fields` columns and its SUMMED columns, quoted."""
     qn = connection.ops.quote_name
-    return (qn(SpendHour._meta.db_table),
-            [qn(SpendHour._meta.get_field(f).column) for f in ("project", "hour", "dimension", "key")],
-            [qn(SpendHour._meta.get_field(f).column) for f in SUMMED])
+    return (qn(model._meta.db_table), [qn(model._meta.get_field(f).column) for f in ("project", *fields)],
+            [qn(model._meta.get_field(f).column) for f in SUMMED])
 
 
 def _drop_empty_cells(project_id: int, cells: list[tuple]) -> None:

@@ -51,7 +51,7 @@ SUMMED = [f.name for f in SpendAmounts._meta.fields if f.name != "id"]
 
 
 class SpendBucket(SpendAmounts):
-    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
     trace_id = models.CharField(max_length=32)
     hour = models.DateTimeField()  # UTC hour the contributing steps started in
     dimension = models.CharField(max_length=10)
@@ -72,7 +72,7 @@ class SpendBucket(SpendAmounts):
 
 
 class SpendHour(SpendAmounts):
-    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
     hour = models.DateTimeField()
     dimension = models.CharField(max_length=10)
     key = models.CharField(max_length=200, blank=True)
@@ -86,7 +86,7 @@ class SpendHour(SpendAmounts):
 
 
 class SpendRun(models.Model):
-    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("tracing.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
     trace_id = models.CharField(max_length=32)
     started_at = models.DateTimeField()
     # ok and error are final once indexed; in progress / incomplete change without indexing (the sweep),

@@ -184,7 +184,7 @@ def test_replaying_a_duplicate_keeps_its_mark(project):
     before = marks()
     index(project, spans[2])
     assert marks() == before and before["c000000000000001"] == "b000000000000001"
-    assert mark_duplicates(project.id, [TRACE]) == 0  # nothing left to change
+    assert mark_duplicates(project.id, [TRACE]) == set()  # nothing left to change
 
 
 @pytest.mark.django_db
