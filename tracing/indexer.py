@@ -60,11 +60,8 @@ def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
         reported_cost=data.reported_cost,
         at=at,
     ) if data.kind in TOKEN_KINDS or data.reported_cost is not None else None
-    savings = None
-    if cost and cost.total is not None and data.kind in TOKEN_KINDS and (data.cache_read_tokens or data.cache_write_tokens):
-        savings = pricing.cache_savings(
-            provider=data.provider, model=data.model, input_tokens=data.input_tokens,
-            cache_read_tokens=data.cache_read_tokens, cache_write_tokens=data.cache_write_tokens, at=at)
+    # What caching saved, which the spend upkeep reads: None when unpriced (tracing.spend prices it then).
+    savings = cost.cache_savings if cost and cost.total is not None and data.kind in TOKEN_KINDS else None
     return _new_step(
         project_id=project_id,
         trace_id=span.trace_id,
@@ -204,6 +201,10 @@ def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) 
         for step in Step.objects.filter(project_id=project_id, trace_id__in=sorted(rebuilt)).only(
                 "trace_id", *search.CONTENT_FIELDS):
             words[step.trace_id] |= search.step_words(step, seen[step.trace_id])
+    # A run indexed before keeps the words its documents hold: only the others go in (each word of
+    # a document is a GIN entry, and an agent's later calls repeat most of the conversation's words).
+    for trace_id, held in search.stored_words(project_id, sorted(t for t in words if t not in rebuilt)):
+        words[trace_id] -= held
     bulk.insert(SearchDocument, search.documents(project_id, words))
 
 

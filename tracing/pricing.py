@@ -68,6 +68,8 @@ class Cost:
     price_version: str = ""  # genai-prices version (+ data timestamp when auto-updated)
     model_ref: str = ""  # "provider/model" genai-prices matched, "" when none
     note: str = ""  # one sentence: how it was computed, or why not
+    # What caching saved (as cache_savings() computes it) when the call was priced and used the cache.
+    cache_savings: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,11 @@ def _describe(match: _Match, tok: dict[str, int | None], parts, rates, total: De
     )
 
 
+def _saved(parts, rates, inp: int) -> Decimal:
+    """The whole input at the full input price minus what it cost (see cache_savings)."""
+    return calc_unit_price(rates["input"], inp, inp, _PER) - (parts["input"] + parts["cache_read"] + parts["cache_write"])
+
+
 def _computed(match: _Match, at: datetime, tok: dict[str, int | None]):
     """(total, parts, rates per M) for one call."""
     inp, cr, cw, out, rs = (_count(k, tok[k]) for k in ("input", "cache_read", "cache_write", "output", "reasoning"))
@@ -259,19 +266,22 @@ def price(
         except ValueError as exc:  # inconsistent counts: say so rather than guess
             why = f"token counts are inconsistent for {match.ref}: {exc}"
     ref = match.ref if match else ""
+    saved = (_saved(parts, rates, input_tokens) if computed is not None and input_tokens is not None
+             and (cache_read_tokens or cache_write_tokens) else None)
 
     if reported_cost is not None and reported_cost.is_finite() and reported_cost >= 0:
         also = f"genai-prices {version} computes ${_money(computed)}" if computed is not None else why
         return Cost(
             total=reported_cost, breakdown={}, source=COST_REPORTED, price_version=version, model_ref=ref,
             note=f"${_money(reported_cost)} as reported by the instrumentation (no breakdown); {also}.",
+            cache_savings=saved,
         )
     if computed is None:
         return Cost(total=None, source=COST_UNPRICED, price_version=version, model_ref=ref, note=f"Unpriced: {why}.")
     breakdown = {k: _money(v) for k, v in parts.items() if _keep(k, tok)}
     return Cost(
         total=computed, breakdown=breakdown, source=COST_COMPUTED, price_version=version, model_ref=ref,
-        note=_describe(match, tok, parts, rates, computed),
+        note=_describe(match, tok, parts, rates, computed), cache_savings=saved,
     )
 
 
@@ -298,5 +308,4 @@ def cache_savings(
         parts, rates, _ = _parts(match, at, inp, cr, cw, 0, 0)
     except ValueError:
         return None
-    full = calc_unit_price(rates["input"], inp, inp, _PER)
-    return full - (parts["input"] + parts["cache_read"] + parts["cache_write"])
+    return _saved(parts, rates, inp)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import connection
@@ -105,6 +105,23 @@ def document(words: Iterable[str]) -> str:
     if len(text) > MAX_DOCUMENT_CHARS:
         text = text[: text.rfind(" ", 0, MAX_DOCUMENT_CHARS + 1)].rstrip()
     return text
+
+
+def stored_words(project_id: int, trace_ids: list[str]) -> Iterator[tuple[str, set[str]]]:
+    """(trace_id, words) of each stored document of these runs, oldest first."""
+    if not trace_ids:
+        return
+    if connection.vendor == "postgresql":  # the words as text, not as a tsvector literal to unquote
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT trace_id, array_to_string(tsvector_to_array(words), ' ') FROM "
+                           f"{SearchDocument._meta.db_table} WHERE project_id = %s AND trace_id = ANY(%s) ORDER BY id",
+                           [project_id, trace_ids])
+            rows = cursor.fetchall()
+    else:
+        rows = SearchDocument.objects.filter(project_id=project_id, trace_id__in=trace_ids).order_by("id").values_list(
+            "trace_id", "words")
+    for trace_id, text in rows:
+        yield trace_id, set(text.split())
 
 
 def documents(project_id: int, words_by_trace: dict[str, set[str]]) -> list[SearchDocument]:

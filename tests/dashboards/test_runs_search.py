@@ -167,7 +167,27 @@ def test_runs_indexed_over_several_batches_match_words_from_each(project):
         ingest(project, [span])
     assert found(project, "axolotl ocelot") == {trace_id}
     assert found(project, "axolotl walrus") == set()
-    assert SearchDocument.objects.filter(trace_id=trace_id).count() == len(spans)
+    assert 1 < SearchDocument.objects.filter(trace_id=trace_id).count() <= len(spans)
+
+
+def test_a_later_batch_stores_only_the_words_the_run_does_not_hold(project):
+    """Each word of a document is an index entry: a run's later documents leave out the words its
+    earlier ones hold (an agent's calls re-send the conversation), and every word still matches."""
+    trace_id, spans, ids = run_spans(question="tell me about the axolotl", tool_result="the ocelot sleeps")
+    for span in spans:
+        ingest(project, [span])
+    ingest(project, [span for span in spans if span.span_id.hex() == ids["tool"]])  # re-sent: replaced, rebuilt
+    extra = type(spans[0])()
+    extra.CopyFrom(next(s for s in spans if s.span_id.hex() == ids["tool"]))
+    extra.span_id = bytes.fromhex(new_span_id())
+    for attr in extra.attributes:
+        if attr.key == "gen_ai.tool.call.result":
+            attr.value.string_value = "the ocelot sleeps and the heron fishes"
+    ingest(project, [extra])
+    documents = [held for _, held in search.stored_words(project.id, [trace_id])]
+    assert documents[-1] == {"and", "heron", "fishes"}  # "the", "ocelot", "sleeps": held already
+    assert sum(len(d) for d in documents) == len(set().union(*documents))  # no word stored twice
+    assert found(project, "axolotl ocelot heron") == {trace_id}
 
 
 def test_other_projects_content_never_matches(project):

@@ -272,6 +272,20 @@ def test_cache_savings_is_full_input_price_minus_what_the_input_cost():
     assert saved == full - paid == Decimal("0.2085")  # 0.30 - (0.03 + 0.024 + 0.0375)
 
 
+def test_a_priced_call_carries_its_cache_savings_as_cache_savings_computes_them():
+    for model, provider, tok in [("claude-sonnet-4-5", "anthropic", dict(cache_read_tokens=80_000, cache_write_tokens=10_000)),
+                                 ("claude-sonnet-4-5", "anthropic", dict(cache_write_tokens=1_000)),
+                                 ("gpt-4o", "openai", dict(cache_read_tokens=400))]:
+        cost = price(provider=provider, model=model, input_tokens=100_000, output_tokens=50, at=AT, **tok)
+        assert cost.cache_savings == cache_savings(provider=provider, model=model, input_tokens=100_000, at=AT,
+                                                   **{"cache_read_tokens": None, **tok})
+    reported = price(provider="openai", model="gpt-4o", input_tokens=1_000, output_tokens=50, cache_read_tokens=400,
+                     reported_cost=Decimal("0.01"), at=AT)
+    assert reported.cache_savings == Decimal("0.0005")  # 400 × ($2.50 − $1.25) / M, whoever reported the cost
+    assert price(provider="openai", model="gpt-4o", input_tokens=1_000, output_tokens=50, at=AT).cache_savings is None
+    assert price(provider="", model="mystery", input_tokens=1_000, cache_read_tokens=400, at=AT).cache_savings is None
+
+
 def test_cache_savings_is_negative_when_writes_cost_more_than_reads_saved():
     saved = cache_savings(provider="anthropic", model="claude-sonnet-4-5", input_tokens=1_000,
                           cache_read_tokens=0, cache_write_tokens=1_000, at=AT)
