@@ -37,10 +37,7 @@ def index_batch(batch_id: int) -> str:
     )
     if not claimed:
         return "skipped"
-    batches = list(
-        IngestBatch.objects.only("id", "project_id", "encoding", "body", "attempts", "span_count")
-        .filter(id__in=[batch_id, *_claim_followers(batch_id, now)]).order_by("id")
-    )
+    batches = _load([batch_id, *_claim_followers(batch_id, now)])
     if len(batches) > 1:
         try:
             _index(batches)
@@ -64,6 +61,22 @@ def index_batch(batch_id: int) -> str:
     if own_error is not None:
         raise own_error
     return "indexed"
+
+
+def _load(ids: list[int]) -> list[IngestBatch]:
+    """The claimed batches, by id. On PostgreSQL the bodies come in binary: as text, the server
+    hex-encoded each 1.5 MB body and the worker decoded it (~40 ms a four-batch group)."""
+    fields = ("id", "project_id", "encoding", "body", "attempts", "span_count")
+    if connection.vendor != "postgresql":
+        return list(IngestBatch.objects.only(*fields).filter(id__in=ids).order_by("id"))
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"SELECT {', '.join(IngestBatch._meta.get_field(f).column for f in fields)} "
+                       f"FROM {IngestBatch._meta.db_table} WHERE id = ANY(%s) ORDER BY id", [ids], binary=True)
+        return [IngestBatch(**dict(zip(fields, row)))
+                for row in cursor.fetchall()]
 
 
 def _index(batches: list[IngestBatch]) -> None:
