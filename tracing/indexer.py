@@ -350,9 +350,8 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     )
     # Spend: these runs' pre-aggregated spend rows (tracing.spend_models), same transaction.
     kept = {r.trace_id for r in runs if before.get(r.trace_id) == (r.agent, r.user_id, r.session_id, r.tags)}
-    done = spend.add_new_steps(project_id, {t: added[t] for t in kept}) if kept else set()
-    if len(done) < len(trace_ids):
-        spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done])
+    done, gained = spend.add_new_steps(project_id, {t: added[t] for t in kept}) if kept else (set(), {})
+    spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained)
 
 
 def mark_incomplete_runs(now: datetime) -> int:

@@ -25,7 +25,8 @@ from django.db.models.expressions import RawSQL
 from tracing.search_models import SearchDocument
 
 MAX_STEP_CHARS = 100_000  # of a step's text read for words: a hostile 50 MB span cannot blow up the index
-MAX_DOCUMENT_CHARS = 500_000  # of one document (a tsvector holds at most 1 MB)
+MAX_DOCUMENT_CHARS = 500_000  # of one document
+MAX_DOCUMENT_BYTES = 1_000_000  # a tsvector holds < 1 MB: each word's UTF-8 bytes and 4 more
 MAX_WORD_CHARS = 100  # longer "words" are base64 and hashes; nobody types them (a tsvector lexeme holds < 2 KB)
 MAX_QUERY_TERMS = 12
 FTS_TABLE = "tracing_searchdocument_fts"  # SQLite only; created with its triggers in migration 0007
@@ -100,11 +101,22 @@ def step_words(step, seen: set[str] | None = None) -> set[str]:
 
 
 def document(words: Iterable[str]) -> str:
-    """The stored form of a set of words: sorted, space-separated, capped at a word boundary."""
-    text = " ".join(sorted(words))
-    if len(text) > MAX_DOCUMENT_CHARS:
-        text = text[: text.rfind(" ", 0, MAX_DOCUMENT_CHARS + 1)].rstrip()
-    return text
+    """The stored form of a set of words: sorted, space-separated, capped at a word boundary (in
+    characters, and in the bytes of the tsvector it becomes: 500,000 characters of CJK words are
+    1.5 MB, which PostgreSQL refused, failing the batch at every retry)."""
+    ordered = sorted(words)
+    text = " ".join(ordered)
+    size = len(text) if text.isascii() else len(text.encode())
+    if len(text) <= MAX_DOCUMENT_CHARS and size + 4 * len(ordered) <= MAX_DOCUMENT_BYTES:
+        return text
+    kept, chars, size = [], -1, 0
+    for word in ordered:
+        chars += len(word) + 1
+        size += len(word.encode()) + 4
+        if chars > MAX_DOCUMENT_CHARS or size > MAX_DOCUMENT_BYTES:
+            break
+        kept.append(word)
+    return " ".join(kept)
 
 
 def stored_words(project_id: int, trace_ids: list[str]) -> Iterator[tuple[str, set[str]]]:

@@ -212,7 +212,7 @@ def read_steps(project_id: int, trace_ids: list[str], only: dict[str, set[str]] 
     return steps
 
 
-def add_new_steps(project_id: int, new: dict[str, set[str]]) -> set[str]:
+def add_new_steps(project_id: int, new: dict[str, set[str]]) -> tuple[set[str], dict[tuple, list[int]]]:
     """Bring the spend rows of runs that only gained steps up to date from those steps alone: the
     buckets of the new steps are added to the run's (SpendBucket, then SpendHour), its costliest
     step compared with theirs. A run streaming in for minutes is indexed batch after batch; redoing
@@ -223,7 +223,9 @@ def add_new_steps(project_id: int, new: dict[str, set[str]]) -> set[str]:
     changed (tracing.indexer checks that). What is added is then what recompute_buckets would
     change, unless a stored step hangs under a new one (its agent may change), or a new step is
     in an earlier hour than the run's rows of the same key (the run's count moves): those runs are
-    left out. Returns the runs done; the caller recomputes the others with recompute_buckets."""
+    left out. Returns the runs done and what their SpendHour cells gain, which the caller hands to
+    recompute_buckets for the other runs: one SpendHour statement per transaction, so concurrent
+    workers lock the cells in one order (apply_to_hours)."""
     from tracing.models import Step
 
     trace_ids = sorted(new)
@@ -261,24 +263,28 @@ def add_new_steps(project_id: int, new: dict[str, set[str]]) -> set[str]:
         candidates = [top for top in (tops.get(t), costliest_step(steps)) if top]
         top = min(candidates, key=lambda c: (-c[1], starts[c[0]], c[0]), default=None)
         run_rows.append(_spend_run(project_id, t, run, top))
+    gained: dict[tuple, list[int]] = {}
     if done:
         _upsert_cells(project_id, cells, "+", model=SpendBucket)
         SpendRun.objects.filter(project_id=project_id, trace_id__in=sorted(done)).delete()
         bulk.insert(SpendRun, run_rows)
-        gained: dict[tuple, list[int]] = {}
         for (t, *cell), amounts in cells:
             _add(gained, tuple(cell), amounts)
-        apply_to_hours(project_id, {}, gained)  # every cell "entered": created if no run had it
-    return done
+    return done, gained
 
 
-def recompute_buckets(project_id: int, trace_ids: Iterable[str],
-                      steps: dict[str, list[dict[str, Any]]] | None = None) -> None:
+def recompute_buckets(project_id: int, trace_ids: Iterable[str], steps: dict[str, list[dict[str, Any]]] | None = None,
+                      gained: dict[tuple, list[int]] | None = None) -> None:
     """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
     replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
     first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows.
-    `steps`: what read_steps() returns for these runs, if the caller has it already."""
+    `steps`: what read_steps() returns for these runs, if the caller has it already. `gained`:
+    what add_new_steps added for other runs in this transaction, applied to SpendHour with these
+    runs' changes in one statement (every gained cell counts as entered: created if missing)."""
     trace_ids = list(trace_ids)
+    if not trace_ids:
+        apply_to_hours(project_id, {}, gained or {})
+        return
     runs = _runs(project_id, trace_ids)
     if steps is None:
         steps = read_steps(project_id, trace_ids)
@@ -293,6 +299,8 @@ def recompute_buckets(project_id: int, trace_ids: Iterable[str],
     old = _delete_spend_rows(project_id, trace_ids)
     bulk.insert_values(SpendBucket, rows)  # COPY on PostgreSQL: the rows were just deleted, under the trace locks
     bulk.insert(SpendRun, run_rows)
+    for cell, amounts in (gained or {}).items():
+        _add(new, cell, amounts)
     apply_to_hours(project_id, old, new)
 
 

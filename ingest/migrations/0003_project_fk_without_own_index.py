@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
-                migrations.RunPython(drop_project_only_indexes(['ingestbatch']), migrations.RunPython.noop),
+                migrations.RunPython(*drop_project_only_indexes(['ingestbatch'])),
             ],
         ),
     ]

@@ -98,6 +98,18 @@ def test_documents_are_capped():
     assert len(doc) <= search.MAX_DOCUMENT_CHARS and not doc.endswith(" ") and "word0000000" in doc
 
 
+def test_a_document_of_cjk_words_fits_a_tsvector(project):
+    """500,000 characters of CJK words are 1.5 MB: capped by bytes too, the document is stored
+    (PostgreSQL refused more than 1 MB, and the batch failed at every retry)."""
+    words = {"".join(chr(0x4E00 + n) for n in (i % 20_000, i // 20_000, i * 7 % 20_000, i * 13 % 20_000))
+             for i in range(120_000)}  # 4 characters, 12 bytes each
+    doc = search.document(words)
+    assert sum(len(w.encode()) + 4 for w in doc.split()) <= search.MAX_DOCUMENT_BYTES
+    assert len(doc.split()) > 50_000 and set(doc.split()) <= words
+    SearchDocument.objects.create(project=project, trace_id="0" * 32, words=doc)
+    assert search.document(sorted(words)[:10]) == " ".join(sorted(words)[:10])
+
+
 @pytest.mark.parametrize("q, hit", [
     ("lisbon", True), ("LISBON", True), ("lis", True), ("forecast drizzle", True), ("drizzle walrus", False),
     ("get_weather", True), ("\"lisbon*\" (", True), ("city", True), ("zzz", False), ("-- ' ; DROP", False), ("", True),

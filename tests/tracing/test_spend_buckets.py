@@ -548,3 +548,34 @@ def test_many_concurrent_workers_changing_the_same_hour_never_deadlock(project):
     assert cell("totals")["runs"] == 3 * workers
     assert cell("user")["runs"] == workers  # the remodelled runs have no user; the others all have theirs now
     assert cell("model", "o3-mini")["llm_calls"] == workers
+
+
+@concurrent
+def test_workers_each_adding_to_one_run_and_rebuilding_another_never_deadlock(project, monkeypatch):
+    """A worker's transaction brings some runs up to date by adding their new steps
+    (tracing.spend.add_new_steps) and rebuilds others; its SpendHour cells change in one
+    statement, in one order. Two workers whose runs cross models (one adds to a gpt-4o run and
+    rebuilds a gpt-4o-mini one, the other the other way round), both past the adding at once:
+    they queue on the cells instead of deadlocking (each cell changed by a statement of its own
+    would have them wait on each other)."""
+    from tests.diff_spend_builders import llm_attrs
+    from tracing import spend
+
+    models = ("gpt-4o", "gpt-4o-mini")
+    continuing = [agent_run(tools=(), model=model) for model in models]
+    _index_now(project.id, [s for _, spans in continuing for s in spans])
+    both_added, add_new_steps = threading.Barrier(2, timeout=10), spend.add_new_steps
+
+    def add_then_wait(*args):
+        result = add_new_steps(*args)
+        both_added.wait()
+        return result
+
+    monkeypatch.setattr(spend, "add_new_steps", add_then_wait)
+    _all_at_once(project.id, [
+        [span(trace_id, new_span_id(), f"chat {models[i]}", parent=spans[-1].span_id.hex(), start_ms=2000, kind=3,
+              attrs=llm_attrs(models[i], "openai", 1000, 100)),  # a step added to the run
+         *agent_run(tools=(), model=models[1 - i])[1]]  # a new run: rebuilt
+        for i, (trace_id, spans) in enumerate(continuing)])
+    assert hours_match_buckets()
+    assert Run.objects.filter(trace_id__in=[t for t, _ in continuing], steps=4).count() == 2

@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             database_operations=[
-                migrations.RunPython(drop_project_only_indexes(['run', 'searchdocument', 'spendbucket', 'spendhour', 'spendrun', 'step']), migrations.RunPython.noop),
+                migrations.RunPython(*drop_project_only_indexes(['run', 'searchdocument', 'spendbucket', 'spendhour', 'spendrun', 'step'])),
             ],
         ),
     ]
