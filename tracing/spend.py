@@ -249,6 +249,8 @@ def add_new_steps(project_id: int, new: dict[str, set[str]]) -> tuple[set[str], 
     done, cells, run_rows = set(), [], []
     for t in trace_ids:
         run, steps = runs[t], added.get(t, [])
+        if not first[t]:
+            continue  # a run without spend rows (all its steps duplicates, or rows lost): rebuilt
         delta = trace_buckets(run, steps, _agents(tree[t], run["agent"] or ""))
         if any(first[t].get((dim, key), hour) > hour for hour, dim, key in delta):
             continue  # a key's first hour moves earlier

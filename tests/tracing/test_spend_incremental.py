@@ -126,3 +126,22 @@ def test_a_run_streaming_in_takes_the_incremental_path_and_ends_equal_to_a_rebui
     with transaction.atomic():
         spend.recompute_buckets(project.id, [trace_id])
     assert spend_rows(trace_id) == kept and hours_match_buckets()
+
+
+def test_a_run_whose_spend_rows_are_missing_is_rebuilt_when_it_gains_a_step(project):
+    """The adding only adds to what is there: a run with no spend rows (lost, or never built) is
+    rebuilt from all its steps instead, so it heals the next time it is indexed."""
+    trace_id, root = new_trace_id(), new_span_id()
+    calls = [span(trace_id, new_span_id(), "chat gpt-4o", parent=root, start_ms=i * 1000, kind=3,
+                  attrs=llm_attrs("gpt-4o", "openai", 1000, 100)) for i in range(3)]
+    root_span = span(trace_id, root, "invoke_agent planner", dur_ms=10_000,
+                     attrs={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"})
+    with transaction.atomic():
+        index_spans(project.id, decode(request([root_span, *calls[:2]]), "protobuf").spans)
+    SpendBucket.objects.filter(trace_id=trace_id).delete()
+    SpendHour.objects.all().delete()
+    with transaction.atomic():
+        index_spans(project.id, decode(request(calls[2:]), "protobuf").spans)
+    totals = SpendBucket.objects.get(trace_id=trace_id, dimension="totals")
+    assert totals.llm_calls == 3 and totals.runs == 1
+    assert hours_match_buckets()
