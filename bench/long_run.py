@@ -70,6 +70,7 @@ def main():
     p.add_argument("--batch", type=int, action="append", help="spans per batch (repeatable)")
     args = p.parse_args()
     settings.CELERY_BROKER_URL = ""
+    settings.SAGATRACE_INDEX_GROUP_SPANS = 0  # one batch per transaction, as they would arrive: no group claims
     project, _ = Project.objects.get_or_create(slug="long-run", defaults={"name": "long-run"})
     for size in args.batch or [args.steps, 64, 16]:
         spans = long_run(args.steps)
@@ -77,8 +78,7 @@ def main():
                                           span_count=len(spans[i:i + size])).id for i in range(0, len(spans), size)]
         backend = _backend_pid()
         b0, c0, t0 = _cpu(backend), time.process_time(), time.perf_counter()
-        for batch_id in ids:  # one at a time, as they would arrive: no group claims ahead of time
-            settings.SAGATRACE_INDEX_GROUP_SPANS = 0
+        for batch_id in ids:
             indexing.index_batch(batch_id)
         cpu, pg, wall = time.process_time() - c0, _cpu(backend) - b0, time.perf_counter() - t0
         trace_id = spans[0].trace_id.hex()

@@ -275,21 +275,18 @@ def add_new_steps(project_id: int, new: dict[str, set[str]]) -> tuple[set[str], 
     return done, gained
 
 
-def recompute_buckets(project_id: int, trace_ids: Iterable[str], steps: dict[str, list[dict[str, Any]]] | None = None,
-                      gained: dict[tuple, list[int]] | None = None) -> None:
+def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tuple, list[int]] | None = None) -> None:
     """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
     replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
     first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows.
-    `steps`: what read_steps() returns for these runs, if the caller has it already. `gained`:
-    what add_new_steps added for other runs in this transaction, applied to SpendHour with these
+    `gained`: what add_new_steps added for other runs in this transaction, applied to SpendHour with these
     runs' changes in one statement (every gained cell counts as entered: created if missing)."""
     trace_ids = list(trace_ids)
     if not trace_ids:
         apply_to_hours(project_id, {}, gained or {})
         return
     runs = _runs(project_id, trace_ids)
-    if steps is None:
-        steps = read_steps(project_id, trace_ids)
+    steps = read_steps(project_id, trace_ids)
     rows, run_rows, new = [], [], {}
     for trace_id, run in runs.items():
         for cell, amounts in trace_buckets(run, steps.get(trace_id, [])).items():
