@@ -26,10 +26,11 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from ingest import indexing, otlp  # noqa: E402
 from ingest.models import IngestBatch  # noqa: E402
-from profile_index import _backend_pid, _cpu  # noqa: E402  (bench/ is on sys.path when run as a script)
+from profile_index import _backend_pid, _cpu, print_sql, time_sql  # noqa: E402  (bench/ is on sys.path when run as a script)
 from tests.otlp_builders import new_span_id, new_trace_id, request, span  # noqa: E402
 from tracing.models import Project, Run  # noqa: E402
 
@@ -68,11 +69,13 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, action="append", help="spans per batch (repeatable)")
+    p.add_argument("--sql", action="store_true", help="time every SQL statement (first 90 characters)")
     args = p.parse_args()
     settings.CELERY_BROKER_URL = ""
     settings.SAGATRACE_INDEX_GROUP_SPANS = 0  # one batch per transaction, as they would arrive: no group claims
     project, _ = Project.objects.get_or_create(slug="long-run", defaults={"name": "long-run"})
     for size in args.batch or [args.steps, 64, 16]:
+        sql_times = time_sql(90) if args.sql else None
         spans = long_run(args.steps)
         ids = [IngestBatch.objects.create(project=project, encoding=otlp.PROTOBUF, body=request(spans[i:i + size]),
                                           span_count=len(spans[i:i + size])).id for i in range(0, len(spans), size)]
@@ -86,6 +89,9 @@ def main():
         assert run.steps == args.steps, run.steps
         print(f"{args.steps} steps in batches of {size:5d} ({len(ids)} batches): {wall:6.2f}s wall; per span: "
               f"{cpu / args.steps * 1e6:6.0f} us this process, {pg / args.steps * 1e6:5.0f} us its PostgreSQL backend")
+        if sql_times is not None:
+            print_sql(sql_times)
+            connection.execute_wrappers.clear()
 
 
 if __name__ == "__main__":

@@ -53,6 +53,26 @@ def bodies(n: int, encoding: str, seed: int, growing: bool = False):
     return out[:n]
 
 
+def time_sql(width: int = 60) -> dict[str, list[float]]:
+    """From now on, time every SQL statement of this connection: {its first `width` characters: times}."""
+    times: dict[str, list[float]] = {}
+
+    def timed(execute, sql, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            times.setdefault(" ".join(sql.split())[:width], []).append(time.perf_counter() - t)
+
+    connection.execute_wrappers.append(timed)
+    return times
+
+
+def print_sql(times: dict[str, list[float]]) -> None:
+    for sql, took in sorted(times.items(), key=lambda kv: -sum(kv[1])):
+        print(f"{sum(took):8.3f}s {len(took):5d}x  {sql}")
+
+
 def _backend_pid():
     if connection.vendor != "postgresql":
         return None
@@ -156,17 +176,7 @@ def main():
                     parts["build_step"] += t3 - t2
                     parts["search_words"] += t4 - t3
 
-    sql_times: dict[str, list[float]] = {}
-
-    def timed(execute, sql, params, many, context):
-        t = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            sql_times.setdefault(" ".join(sql.split())[:60], []).append(time.perf_counter() - t)
-
-    if args.sql:
-        connection.execute_wrappers.append(timed)
+    sql_times = time_sql() if args.sql else {}
     profiler = cProfile.Profile() if args.cprofile else None
     backend = _backend_pid()
     b0 = _cpu(backend)
@@ -183,8 +193,7 @@ def main():
           + (f"; its PostgreSQL backend: {pg_cpu:.2f}s CPU = {pg_cpu / n_spans * 1e6:.0f} us/span" if pg_cpu is not None else ""))
     if args.stage == "normalize":
         print("  " + ", ".join(f"{k} {v / n_spans * 1e6:.0f} us" for k, v in parts.items()) + " (CPU per span)")
-    for sql, times in sorted(sql_times.items(), key=lambda kv: -sum(kv[1])):
-        print(f"{sum(times):8.3f}s {len(times):5d}x  {sql}")
+    print_sql(sql_times)
     if profiler:
         profiler.dump_stats(args.cprofile)
         stats = pstats.Stats(args.cprofile)
