@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Case, CharField, Value, When
+from django.db.models import Case, CharField, Q, Value, When
 from django.db.models.fields.json import KT
 
 # Instrumentation scopes of provider SDKs' built-in tracing, which repeats what an instrumentation
@@ -42,12 +42,19 @@ _FIELDS = ("id", "trace_id", "span_id", "parent_span_id", "start_ns", "end_ns", 
            "input_tokens", "output_tokens", "cost_usd", "duplicate_of")
 
 
-def mark_duplicates(project_id: int, trace_ids: Iterable[str]) -> set[str]:
+def mark_duplicates(project_id: int, trace_ids: Iterable[str], grown: dict[str, list[dict]] | None = None) -> set[str]:
     """Set `duplicate_of` on the LLM steps of these traces (and clear it where it no longer holds).
-    Returns the traces where a step changed. Call with the traces locked (tracing.indexer)."""
+    Returns the traces where a step changed. Call with the traces locked (tracing.indexer).
+
+    `grown`: {trace_id: its new steps (span_id, parent_span_id, kind, start_ns, end_ns)} for traces
+    whose only change is those steps. One that pairs with no step, stored or new, changes no
+    pairing, so its trace is left as it is without reading the trace's LLM steps."""
     from tracing.models import Step
 
     trace_ids = list(trace_ids)
+    if grown:
+        paired = pairing(project_id, grown)
+        trace_ids = [t for t in trace_ids if t not in grown or t in paired]
     if not trace_ids:
         return set()
     steps = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids, kind="llm")
@@ -77,6 +84,38 @@ def mark_duplicates(project_id: int, trace_ids: Iterable[str]) -> set[str]:
         Step.objects.filter(id__in=list(changed)).update(duplicate_of=Case(
             *[When(id=i, then=Value(v)) for i, v in changed.items()], output_field=CharField()))
     return traces
+
+
+def pairing(project_id: int, grown: dict[str, list[dict]]) -> set[str]:
+    """The traces of `grown` where a new LLM step forms a candidate pair (candidate_pairs) with a
+    stored LLM step or another new one: its parent, its child, or an overlapping sibling."""
+    from tracing.models import Step
+
+    new = {t: [s for s in steps if s["kind"] == "llm"] for t, steps in grown.items()}
+    new = {t: steps for t, steps in new.items() if steps}
+    out = {t for t, steps in new.items() if candidate_pairs(steps)}
+    rest = {t: steps for t, steps in new.items() if t not in out}
+    if not rest:
+        return out
+    spans = {s["span_id"] for steps in rest.values() for s in steps}
+    parents = {s["parent_span_id"] for steps in rest.values() for s in steps}
+    near = (Q(span_id__in=parents) | Q(parent_span_id__in=spans)
+            | Q(parent_span_id__in=parents, start_ns__lte=max(s["end_ns"] for steps in rest.values() for s in steps),
+                end_ns__gte=min(s["start_ns"] for steps in rest.values() for s in steps)))
+    for t, span_id, parent, start, end in (Step.objects.filter(project_id=project_id, trace_id__in=sorted(rest),
+                                                               kind="llm").filter(near)
+                                           .values_list("trace_id", "span_id", "parent_span_id", "start_ns", "end_ns")):
+        stored = {"span_id": span_id, "parent_span_id": parent, "start_ns": start, "end_ns": end}
+        if t not in out and any(n["span_id"] != span_id and _pair(n, stored) for n in rest[t]):
+            out.add(t)
+    return out
+
+
+def _pair(a: dict, b: dict) -> bool:
+    """Whether candidate_pairs pairs these two LLM steps of one trace."""
+    if a["parent_span_id"] == b["span_id"] or b["parent_span_id"] == a["span_id"]:
+        return True
+    return a["parent_span_id"] == b["parent_span_id"] and max(a["start_ns"], b["start_ns"]) <= min(a["end_ns"], b["end_ns"])
 
 
 def candidate_pairs(rows: list[dict]) -> list[tuple[str, dict, dict]]:

@@ -2,7 +2,9 @@
 
 Idempotent by construction: Steps are upserted on (project, trace_id, span_id),
 a re-sent span replaces the stored copy only if it is at least as complete
-(`version`), and Run aggregates are recomputed from Steps, never incremented.
+(`version`), and Run aggregates are recomputed from Steps, or, for a run that only
+gained steps, added to where that gives the same (tracing.run_growth, tested against
+the rebuild).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 
-from tracing import bulk, dedupe, pricing, search, spend
+from tracing import bulk, dedupe, pricing, run_growth, search, spend
 from tracing.conventions import normalize
 from tracing.models import Run, SearchDocument, Step
 from tracing.spend_models import MONEY_UNIT
@@ -245,15 +247,49 @@ def lock_traces(project_id: int, trace_ids: list[str]) -> None:
 def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[str]] | None = None) -> None:
     """Every Run aggregate from its Steps: three set-based queries, one bulk upsert; then the runs'
     spend rows. `added`: {trace_id: span ids} of runs whose only change is these new steps: if
-    their Run context (agent, user, session, tags) and duplicate marks stay the same, their spend
-    rows gain those steps' amounts (tracing.spend.add_new_steps) instead of being rebuilt."""
+    their duplicate marks stay the same, their Run row gains those steps (tracing.run_growth) where
+    that gives what the rebuild would, and, if their context (agent, user, session, tags) stays
+    the same, their spend rows gain those steps' amounts (tracing.spend.add_new_steps). A run
+    streaming in batch by batch then costs each batch what its new steps cost, not its length."""
+    now = datetime.now(dt_timezone.utc)
+    new_steps = run_growth.read(project_id, added or {})
     # Duplicate LLM spans (a provider SDK's own span repeating the instrumentation's): mark them across
     # all batches of these traces first; the aggregates below leave them out (tracing/dedupe.py).
-    remarked = dedupe.mark_duplicates(project_id, trace_ids)
+    remarked = dedupe.mark_duplicates(project_id, trace_ids, grown=new_steps)
     added = {t: spans for t, spans in (added or {}).items() if t not in remarked}
+    grown = run_growth.grow(project_id, {t: new_steps[t] for t in added if t in new_steps}, now)
+    rebuilt = [t for t in trace_ids if t not in grown]
     before = {t: (agent, user, session, tags) for t, agent, user, session, tags in Run.objects.filter(
-        project_id=project_id, trace_id__in=sorted(added)).values_list("trace_id", "agent", "user_id", "session_id",
-                                                                         "tags")} if added else {}
+        project_id=project_id, trace_id__in=sorted(set(added) & set(rebuilt))).values_list(
+        "trace_id", "agent", "user_id", "session_id", "tags")} if set(added) & set(rebuilt) else {}
+    runs = rebuild_runs(project_id, rebuilt, now) if rebuilt else []
+    Run.objects.bulk_create(
+        [*runs, *grown.values()],
+        update_conflicts=True,
+        unique_fields=["project", "trace_id"],
+        update_fields=[f.name for f in Run._meta.concrete_fields if f.name not in ("id", "project", "trace_id")],
+    )
+    # Spend: these runs' pre-aggregated spend rows (tracing.spend_models), same transaction.
+    kept = [*grown, *(r.trace_id for r in runs
+                      if r.trace_id in added and before.get(r.trace_id) == (r.agent, r.user_id, r.session_id, r.tags))]
+    done, gained = spend.add_new_steps(project_id, {t: added[t] for t in kept}, new_steps) if kept else (set(), {})
+    spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained)
+
+
+def models_used(project_id: int, trace_ids: list[str]) -> dict[str, list[str]]:
+    """{trace_id: the models of its LLM calls (duplicates left out), in the order of their first call;
+    two first called at the same nanosecond: by name}."""
+    models: dict[str, list[str]] = {t: [] for t in trace_ids}
+    for row in sorted(Step.objects.filter(project_id=project_id, trace_id__in=trace_ids, kind__in=TOKEN_KINDS,
+                                          duplicate_of="").exclude(model="")
+                      .values("trace_id", "model").annotate(first=Min("start_ns")),
+                      key=lambda r: (r["first"], r["model"])):
+        models[row["trace_id"]].append(row["model"])
+    return models
+
+
+def rebuild_runs(project_id: int, trace_ids: list[str], now: datetime) -> list[Run]:
+    """These runs' Run rows from all their Steps (not saved)."""
     steps = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
     llm = Q(kind__in=TOKEN_KINDS, duplicate_of="")  # dedupe: duplicates count toward no total
     totals = {
@@ -290,13 +326,7 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
         for field, source in (("agent", "agent_name"), ("session", "session_id"), ("user", "user_id")):
             ctx[field] = ctx[field] or row[source]
         ctx["tags"] = ctx["tags"] or row["tags"]
-    # Models in the order of their first call (two first called at the same nanosecond: by name).
-    models: dict[str, list[str]] = {t: [] for t in trace_ids}
-    for row in sorted(steps.filter(llm).exclude(model="").values("trace_id", "model").annotate(first=Min("start_ns")),
-                      key=lambda r: (r["first"], r["model"])):
-        models[row["trace_id"]].append(row["model"])
-
-    now = datetime.now(dt_timezone.utc)
+    models = models_used(project_id, trace_ids)
     runs = []
     for trace_id in trace_ids:
         t = totals.get(trace_id)
@@ -324,6 +354,8 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
                 started_at=ns_to_datetime(start_ns),
                 ended_at=ns_to_datetime(end_ns) if end_ns else None,
                 duration_ms=(end_ns - start_ns) / 1e6 if end_ns else None,
+                start_ns=start_ns,
+                end_ns=t["end"],
                 steps=t["n"],
                 llm_calls=t["llm_calls"],
                 tool_calls=t["tool_calls"],
@@ -342,16 +374,7 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
                 last_seen_at=now,
             )
         )
-    Run.objects.bulk_create(
-        runs,
-        update_conflicts=True,
-        unique_fields=["project", "trace_id"],
-        update_fields=[f.name for f in Run._meta.concrete_fields if f.name not in ("id", "project", "trace_id")],
-    )
-    # Spend: these runs' pre-aggregated spend rows (tracing.spend_models), same transaction.
-    kept = {r.trace_id for r in runs if before.get(r.trace_id) == (r.agent, r.user_id, r.session_id, r.tags)}
-    done, gained = spend.add_new_steps(project_id, {t: added[t] for t in kept}) if kept else (set(), {})
-    spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained)
+    return runs
 
 
 def mark_incomplete_runs(now: datetime) -> int:

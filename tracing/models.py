@@ -82,7 +82,8 @@ class ApiKey(models.Model):
 
 
 class Run(models.Model):
-    """One agent run = one trace. Every aggregate is recomputed from its Steps, never incremented."""
+    """One agent run = one trace. Its aggregates are recomputed from its Steps; a run that only
+    gained steps has them added instead, to the same result (tracing.run_growth)."""
 
     OK, ERROR, IN_PROGRESS, INCOMPLETE = "ok", "error", "in_progress", "incomplete"
 
@@ -96,6 +97,10 @@ class Run(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
+    # In nanoseconds, what started_at and ended_at are worked out from: the run's start (its root's,
+    # else its earliest step's) and the latest end of its steps. NULL on rows from before they were kept.
+    start_ns = models.BigIntegerField(null=True, blank=True)
+    end_ns = models.BigIntegerField(null=True, blank=True)
     steps = models.PositiveIntegerField(default=0)
     llm_calls = models.PositiveIntegerField(default=0)
     tool_calls = models.PositiveIntegerField(default=0)

@@ -212,7 +212,8 @@ def read_steps(project_id: int, trace_ids: list[str], only: dict[str, set[str]] 
     return steps
 
 
-def add_new_steps(project_id: int, new: dict[str, set[str]]) -> tuple[set[str], dict[tuple, list[int]]]:
+def add_new_steps(project_id: int, new: dict[str, set[str]], steps: dict[str, list[dict[str, Any]]] | None = None
+                  ) -> tuple[set[str], dict[tuple, list[int]]]:
     """Bring the spend rows of runs that only gained steps up to date from those steps alone: the
     buckets of the new steps are added to the run's (SpendBucket, then SpendHour), its costliest
     step compared with theirs. A run streaming in for minutes is indexed batch after batch; redoing
@@ -225,17 +226,18 @@ def add_new_steps(project_id: int, new: dict[str, set[str]]) -> tuple[set[str], 
     in an earlier hour than the run's rows of the same key (the run's count moves): those runs are
     left out. Returns the runs done and what their SpendHour cells gain, which the caller hands to
     recompute_buckets for the other runs: one SpendHour statement per transaction, so concurrent
-    workers lock the cells in one order (apply_to_hours)."""
+    workers lock the cells in one order (apply_to_hours). `steps`: the new steps as read_steps
+    reads them (with `only`), if the caller has them.
+
+    What is read of the rest of the run does not grow with it: its spend rows, and the ancestors
+    of the new steps up to the nearest carrying an agent."""
     from tracing.models import Step
 
     trace_ids = sorted(new)
-    tree: dict[str, list[dict]] = defaultdict(list)
-    for t, span_id, parent, agent, start_ns in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-                                                .values_list("trace_id", "span_id", "parent_span_id", "agent_name",
-                                                             "start_ns")):
-        tree[t].append({"span_id": span_id, "parent_span_id": parent, "agent_name": agent, "start_ns": start_ns})
-    trace_ids = [t for t in trace_ids
-                 if not any(s["parent_span_id"] in new[t] and s["span_id"] not in new[t] for s in tree[t])]
+    hanging = {t for t, span_id, parent in Step.objects.filter(
+        project_id=project_id, trace_id__in=trace_ids, parent_span_id__in={s for spans in new.values() for s in spans}
+    ).values_list("trace_id", "span_id", "parent_span_id") if parent in new[t] and span_id not in new[t]}
+    trace_ids = [t for t in trace_ids if t not in hanging]
     first: dict[str, dict[tuple[str, str], datetime]] = defaultdict(dict)  # the run's first hour of each key
     for t, hour, dim, key in (SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids)
                               .values_list("trace_id", "hour", "dimension", "key")):
@@ -245,13 +247,15 @@ def add_new_steps(project_id: int, new: dict[str, set[str]]) -> tuple[set[str], 
     tops = {t: (span_id, units) for t, span_id, units in SpendRun.objects.filter(
         project_id=project_id, trace_id__in=trace_ids, top_step_units__isnull=False).values_list(
         "trace_id", "top_span_id", "top_step_units")}
-    added = read_steps(project_id, trace_ids, only=new)
+    added = read_steps(project_id, trace_ids, only=new) if steps is None else steps
+    tree = lineage(project_id, {t: added.get(t, []) for t in trace_ids},
+                   {t: {tops[t][0]} for t in trace_ids if t in tops})
     done, cells, run_rows = set(), [], []
     for t in trace_ids:
         run, steps = runs[t], added.get(t, [])
         if not first[t]:
             continue  # a run without spend rows (all its steps duplicates, or rows lost): rebuilt
-        delta = trace_buckets(run, steps, _agents(tree[t], run["agent"] or ""))
+        delta = trace_buckets(run, steps, _agents(list(tree[t].values()), run["agent"] or ""))
         if any(first[t].get((dim, key), hour) > hour for hour, dim, key in delta):
             continue  # a key's first hour moves earlier
         done.add(t)
@@ -261,7 +265,7 @@ def add_new_steps(project_id: int, new: dict[str, set[str]]) -> tuple[set[str], 
                 amounts["runs"] = 0  # the run counts on its first hour of this key already
             cells.append(((t, *cell), [amounts[f] for f in SUMMED]))
         # Its costliest step: the stored one or a new one, the earliest on a tie (as costliest_step).
-        starts = {s["span_id"]: s["start_ns"] for s in tree[t]}
+        starts = {span_id: s["start_ns"] for span_id, s in tree[t].items()}
         candidates = [top for top in (tops.get(t), costliest_step(steps)) if top]
         top = min(candidates, key=lambda c: (-c[1], starts[c[0]], c[0]), default=None)
         run_rows.append(_spend_run(project_id, t, run, top))
@@ -273,6 +277,32 @@ def add_new_steps(project_id: int, new: dict[str, set[str]]) -> tuple[set[str], 
         for (t, *cell), amounts in cells:
             _add(gained, tuple(cell), amounts)
     return done, gained
+
+
+def lineage(project_id: int, steps: dict[str, list[dict[str, Any]]], also: dict[str, set[str]]
+            ) -> dict[str, dict[str, dict[str, Any]]]:
+    """{trace_id: {span_id: step}}: these steps, their ancestors up to the nearest one carrying an
+    agent (what _agents reads for them), and the `also` steps; each with span_id, parent_span_id,
+    agent_name and start_ns. One query per level of the tree walked up."""
+    from tracing.models import Step
+
+    known = {t: {s["span_id"]: s for s in rows} for t, rows in steps.items()}
+    want = {t: set(also.get(t, ())) | {s["parent_span_id"] for s in rows if not s["agent_name"]}
+            for t, rows in steps.items()}
+    while True:
+        want = {t: missing for t, spans in want.items() if (missing := {s for s in spans if s and s not in known[t]})}
+        if not want:
+            return known
+        found: dict[str, set[str]] = defaultdict(set)
+        for t, span_id, parent, agent, start_ns in Step.objects.filter(
+                project_id=project_id, trace_id__in=sorted(want), span_id__in={s for spans in want.values() for s in spans}
+        ).values_list("trace_id", "span_id", "parent_span_id", "agent_name", "start_ns"):
+            if span_id in want[t]:
+                known[t][span_id] = {"span_id": span_id, "parent_span_id": parent, "agent_name": agent,
+                                     "start_ns": start_ns}
+                if not agent:
+                    found[t].add(parent)
+        want = found
 
 
 def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tuple, list[int]] | None = None) -> None:

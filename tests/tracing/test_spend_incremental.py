@@ -70,13 +70,18 @@ def random_run(rng: random.Random):
     return trace_id, spans
 
 
-def index_in_batches(project_id, spans, rng):
-    order = spans[:]
+def random_batches(items, rng, most=5):
+    """The items shuffled and cut into 1 to most + 1 batches."""
+    order = items[:]
     rng.shuffle(order)
-    cuts = sorted(rng.sample(range(1, len(order)), min(len(order) - 1, rng.randint(0, 5)))) if len(order) > 1 else []
-    for a, b in zip([0, *cuts], [*cuts, len(order)]):
+    cuts = sorted(rng.sample(range(1, len(order)), min(len(order) - 1, rng.randint(0, most)))) if len(order) > 1 else []
+    return [order[a:b] for a, b in zip([0, *cuts], [*cuts, len(order)])]
+
+
+def index_in_batches(project_id, spans, rng):
+    for batch in random_batches(spans, rng):
         with transaction.atomic():
-            index_spans(project_id, decode(request(order[a:b]), "protobuf").spans)
+            index_spans(project_id, decode(request(batch), "protobuf").spans)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

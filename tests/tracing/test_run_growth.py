@@ -1,0 +1,266 @@
+"""A run that only gains steps has its Run row, its duplicate marks and its spend rows brought up to
+date from the new steps alone (tracing.run_growth, tracing.dedupe.pairing, tracing.spend.add_new_steps).
+However a run is built and its spans split into batches and ordered, every row must be exactly what
+a rebuild from all its steps gives."""
+import dataclasses
+import random
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tests.tracing.test_spend_buckets import hours_match_buckets
+from tests.tracing.test_spend_incremental import random_batches, spend_rows
+from tracing import dedupe, indexer, run_growth
+from tracing.dedupe import NATIVE_SCOPES
+from tracing.indexer import index_spans, recompute_runs
+from tracing.models import Run, Step
+from tracing.spans import SpanRecord
+
+pytestmark = pytest.mark.django_db
+T0 = 1_760_000_000_000_000_000
+SEC = 1_000_000_000
+NATIVE = sorted(NATIVE_SCOPES)[0]
+MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5"), ("ollama", "llama-local")]
+RUN_FIELDS = [f.attname for f in Run._meta.concrete_fields if f.attname not in ("id", "last_seen_at")]
+
+
+def run_row(trace_id):
+    return Run.objects.filter(trace_id=trace_id).values(*RUN_FIELDS).get()
+
+
+def marks(trace_id):
+    return dict(Step.objects.filter(trace_id=trace_id).values_list("span_id", "duplicate_of"))
+
+
+def random_run(rng: random.Random) -> tuple[str, list[SpanRecord]]:
+    """A run as agents send them: a root (now and then missing, with or without user, session and
+    tags), sub-agents, plain spans between them and their calls, LLM calls of a few models (some repeated by a provider SDK's own span, beside
+    or under them), tool calls, errors; children carry an agent, user, session or tags now and then;
+    starts collide now and then."""
+    trace_id = f"{rng.getrandbits(128):032x}"
+    ids = iter(f"{rng.getrandbits(64):016x}" for _ in range(200))
+    root = next(ids)
+    spans, parents, llms = [], [root], []
+
+    def record(span_id, parent, name, start, dur, attrs, scope="tests", error=False):
+        spans.append(SpanRecord(trace_id=trace_id, span_id=span_id, parent_span_id=parent, name=name, kind=1,
+                                start_ns=T0 + start, end_ns=T0 + start + dur, attributes=attrs, scope_name=scope,
+                                status_code=2 if error else 0))
+
+    def when():
+        return rng.choice([rng.randrange(0, 3 * 3600 * SEC), rng.randrange(0, 5) * SEC])  # collisions now and then
+
+    def context():
+        out = {}
+        if rng.random() < 0.15:
+            out["gen_ai.agent.name"] = rng.choice(["helper", "planner", "critic"])
+        if rng.random() < 0.1:
+            out["session.id"] = rng.choice(["s-1", "s-2"])
+        if rng.random() < 0.1:
+            out["user.id"] = rng.choice(["ana", "bo"])
+        if rng.random() < 0.1:
+            out["tag.tags"] = rng.choice([["eu"], ["eu", "prod"]])
+        return out
+
+    for _ in range(rng.randint(0, 2)):
+        sub = next(ids)
+        record(sub, rng.choice(parents), "invoke_agent sub", when(), rng.randrange(1, 600) * SEC,
+               {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": rng.choice(["helper", "critic"])})
+        parents.append(sub)
+    for _ in range(rng.randint(0, 2)):  # plain spans between an agent and its calls
+        chain = next(ids)
+        record(chain, rng.choice(parents), "chain", when(), rng.randrange(1, 600) * SEC, {})
+        parents.append(chain)
+    for i in range(rng.randint(1, 14)):
+        parent, start, dur = rng.choice(parents), when(), rng.randrange(1, 30) * SEC
+        roll = rng.random()
+        if roll < 0.55:
+            provider, model = rng.choice(MODELS)
+            attrs = {"gen_ai.operation.name": rng.choice(["chat", "chat", "embeddings"]), "gen_ai.provider.name": provider,
+                     "gen_ai.request.model": model, "gen_ai.usage.input_tokens": rng.randint(1, 5000),
+                     "gen_ai.usage.output_tokens": rng.randint(0, 500), "gen_ai.response.id": f"r{i}",
+                     **context()}
+            if rng.random() < 0.3:
+                attrs["gen_ai.usage.cache_read.input_tokens"] = 64
+            if rng.random() < 0.1:
+                attrs["gen_ai.usage.cost"] = rng.choice(["0.0123", "0.5"])
+            span_id = next(ids)
+            record(span_id, parent, f"chat {model}", start, dur, attrs, error=rng.random() < 0.1)
+            llms.append((span_id, parent, start, dur, attrs))
+        elif roll < 0.7 and llms:  # a provider SDK's own span of a call already recorded
+            of, of_parent, start, dur, attrs = rng.choice(llms)
+            repeat = {k: v for k, v in attrs.items() if rng.random() < 0.8 or k == "gen_ai.operation.name"}
+            record(next(ids), rng.choice([of, of_parent]), "anthropic.messages.create", start + SEC // 10,
+                   max(dur - SEC // 5, 1), repeat, scope=NATIVE)
+        else:
+            attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": rng.choice(["search", "sql"]),
+                     **context()}
+            if rng.random() < 0.2:
+                attrs["gen_ai.usage.cost"] = "0.01"
+            record(next(ids), parent, "execute_tool", start, dur, attrs, error=rng.random() < 0.1)
+    if rng.random() < 0.85:
+        attrs = {"gen_ai.operation.name": "invoke_agent"}
+        if rng.random() < 0.7:
+            attrs["gen_ai.agent.name"] = "planner"
+        if rng.random() < 0.5:
+            attrs |= {"user.id": "ana", "session.id": "s-1", "tag.tags": ["eu", "prod"]}
+        record(root, None, "invoke_agent planner", 0, 4 * 3600 * SEC, attrs, error=rng.random() < 0.1)
+    return trace_id, spans
+
+
+def index_in_batches(project_id, spans, rng):
+    for batch in random_batches(spans, rng, most=6):
+        with transaction.atomic():
+            index_spans(project_id, batch)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_a_run_kept_up_batch_by_batch_equals_a_rebuild_from_all_its_steps(project, seed):
+    rng = random.Random(seed)
+    trace_id, spans = random_run(rng)
+    index_in_batches(project.id, spans, rng)
+    kept = run_row(trace_id), marks(trace_id), spend_rows(trace_id)
+    Step.objects.filter(trace_id=trace_id).update(duplicate_of="")
+    with transaction.atomic():
+        recompute_runs(project.id, [trace_id])  # no step named as added: everything rebuilt
+    assert (run_row(trace_id), marks(trace_id), spend_rows(trace_id)) == kept
+    assert hours_match_buckets()
+
+
+def stream(project, trace_id, spans, size):
+    for i in range(0, len(spans), size):
+        with transaction.atomic():
+            index_spans(project.id, spans[i:i + size])
+
+
+def streaming_run(n=12, root_agent="planner", trace_id="ab" * 16):
+    """A root agent and n LLM calls under it, a second apart."""
+    root = "a0" * 8
+    children = [SpanRecord(trace_id=trace_id, span_id=f"{i + 1:016x}", parent_span_id=root, name="chat gpt-4o", kind=3,
+                           start_ns=T0 + i * SEC, end_ns=T0 + i * SEC + SEC // 2,
+                           attributes={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                                       "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 1000 + i,
+                                       "gen_ai.usage.output_tokens": 100})
+                for i in range(n)]
+    attrs = {"gen_ai.operation.name": "invoke_agent", **({"gen_ai.agent.name": root_agent} if root_agent else {})}
+    root_span = SpanRecord(trace_id=trace_id, span_id=root, parent_span_id=None, name="invoke_agent", kind=1,
+                           start_ns=T0 - SEC, end_ns=T0 + n * SEC, attributes=attrs)
+    return trace_id, children, root_span
+
+
+@pytest.fixture
+def grown(monkeypatch):
+    """The traces each index_spans brought up to date from its new steps alone."""
+    calls, grow = [], run_growth.grow
+
+    def spy(*args):
+        result = grow(*args)
+        calls.append(set(result))
+        return result
+
+    monkeypatch.setattr(run_growth, "grow", spy)
+    return calls
+
+
+@pytest.mark.pg_only
+def test_a_run_streaming_in_is_added_to_batch_by_batch_without_reading_its_steps(project, grown, monkeypatch):
+    trace_id, children, root_span = streaming_run(12)
+    stream(project, trace_id, [root_span], 1)
+    rebuilt, paired = [], []
+    rebuild, candidate_pairs = indexer.rebuild_runs, dedupe.candidate_pairs
+    monkeypatch.setattr(indexer, "rebuild_runs", lambda p, traces, now: rebuilt.append(set(traces)) or rebuild(p, traces, now))
+    monkeypatch.setattr(dedupe, "candidate_pairs", lambda rows: paired.append(len(rows)) or candidate_pairs(rows))
+    stream(project, trace_id, children, 3)
+    assert grown[1:] == [{trace_id}] * 4 and rebuilt == []  # the root first: every later batch only adds
+    assert max(paired) == 3  # the duplicate check looked at the new calls, never at the run's stored ones
+    assert run_row(trace_id)["steps"] == 13 and run_row(trace_id)["llm_calls"] == 12
+    kept = run_row(trace_id), spend_rows(trace_id)
+    with transaction.atomic():
+        recompute_runs(project.id, [trace_id])
+    assert (run_row(trace_id), spend_rows(trace_id)) == kept
+
+
+@pytest.mark.pg_only
+def test_the_root_arriving_last_rebuilds_the_run_once(project, grown):
+    trace_id, children, root_span = streaming_run(6)
+    stream(project, trace_id, children, 2)
+    assert grown == [set(), {trace_id}, {trace_id}]  # the first batch creates the run
+    run = Run.objects.get(trace_id=trace_id)
+    assert run.status == Run.IN_PROGRESS and run.ended_at is None and run.start_ns == T0
+    stream(project, trace_id, [root_span], 1)
+    assert grown[3] == set()
+    run = Run.objects.get(trace_id=trace_id)
+    assert run.status == Run.OK and run.agent == "planner" and run.start_ns == T0 - SEC
+    assert run.duration_ms == 7000.0
+
+
+@pytest.mark.pg_only
+def test_a_child_naming_another_agent_rebuilds_unless_the_root_names_its_own(project, grown):
+    for root_agent, trace_id, expect_grown in (("planner", "ab" * 16, True), ("", "cd" * 16, False)):
+        grown.clear()
+        trace_id, children, root_span = streaming_run(4, root_agent=root_agent, trace_id=trace_id)
+        stream(project, trace_id, [root_span, children[0]], 2)
+        later = dataclasses.replace(children[1], attributes={**children[1].attributes, "gen_ai.agent.name": "helper"})
+        stream(project, trace_id, [later], 1)
+        assert (grown[1] == {trace_id}) is expect_grown
+        assert Run.objects.get(trace_id=trace_id).agent == (root_agent or "helper")
+
+
+@pytest.mark.pg_only
+def test_a_run_stored_before_its_start_and_end_were_kept_is_rebuilt_then_added_to(project, grown):
+    trace_id, children, root_span = streaming_run(4)
+    stream(project, trace_id, [root_span, *children[:2]], 3)
+    Run.objects.filter(trace_id=trace_id).update(start_ns=None, end_ns=None)
+    stream(project, trace_id, children[2:3], 1)
+    stream(project, trace_id, children[3:], 1)
+    assert grown[1:] == [set(), {trace_id}]
+    assert Run.objects.filter(trace_id=trace_id, start_ns=T0 - SEC, end_ns=T0 + 4 * SEC, steps=5).exists()
+
+
+def test_a_duplicate_arriving_later_is_still_marked_and_left_out(project):
+    """The pairing check finds a new SDK span beside a stored call: the trace is marked again."""
+    trace_id, children, root_span = streaming_run(3)
+    stream(project, trace_id, [root_span, *children], 4)
+    call = children[1]
+    sdk = SpanRecord(trace_id=trace_id, span_id="c" * 16, parent_span_id=call.parent_span_id,
+                     name="anthropic.messages.create", kind=3, start_ns=call.start_ns + 1, end_ns=call.end_ns - 1,
+                     attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}, scope_name=NATIVE)
+    before = run_row(trace_id)
+    stream(project, trace_id, [sdk], 1)
+    assert marks(trace_id)["c" * 16] == call.span_id
+    after = run_row(trace_id)
+    assert after["steps"] == before["steps"] + 1 and after["llm_calls"] == before["llm_calls"]
+
+
+def test_pairing_finds_parent_child_and_overlapping_siblings_only(project):
+    trace_id, children, root_span = streaming_run(3)
+    stream(project, trace_id, [root_span, *children], 4)
+    parent = "a0" * 8
+
+    def new(span_id, parent_span_id, start, end, kind="llm"):
+        return {"span_id": span_id, "parent_span_id": parent_span_id, "kind": kind, "start_ns": T0 + int(start),
+                "end_ns": T0 + int(end)}
+
+    stored = children[1]  # runs from 1 s to 1.5 s under the root
+    cases = [
+        (new("e1" * 8, parent, 3 * SEC, 3.9 * SEC), False),  # a later sibling
+        (new("e2" * 8, parent, 1.4 * SEC, 3 * SEC), True),  # an overlapping one
+        (new("e8" * 8, parent, 1.5 * SEC, 1.8 * SEC), True),  # one starting as it ends
+        (new("e3" * 8, stored.span_id, 5 * SEC, 6 * SEC), True),  # under a stored call
+        (new("e4" * 8, parent, 1.4 * SEC, 3 * SEC, kind="tool"), False),  # not an LLM step
+        (new("e5" * 8, "ff" * 8, 1.2 * SEC, 1.3 * SEC), False),  # same time, another parent
+    ]
+    for step, pairs in cases:
+        assert (dedupe.pairing(project.id, {trace_id: [step]}) == {trace_id}) is pairs, step["span_id"]
+    assert dedupe.pairing(project.id, {trace_id: [new("e6" * 8, "e7" * 8, 9 * SEC, 10 * SEC),
+                                                  new("e7" * 8, parent, 8 * SEC, 11 * SEC)]}) == {trace_id}
+
+
+def test_runs_are_added_to_on_postgresql_and_always_rebuilt_on_sqlite(project, grown):
+    """SQLite sums decimals as floats: its runs are rebuilt, so the two never disagree by a digit."""
+    trace_id, children, root_span = streaming_run(4)
+    stream(project, trace_id, [root_span, *children], 2)
+    assert grown == ([set()] * 3 if connection.vendor == "sqlite" else [set(), {trace_id}, {trace_id}])
+    assert run_row(trace_id)["steps"] == 5 and run_row(trace_id)["llm_calls"] == 4

@@ -1,0 +1,120 @@
+"""Runs that only gained steps: their Run rows brought up to date from the new steps alone.
+
+An agent's exporter sends a long run batch by batch while it runs. Recomputing the run from all its
+steps at every batch made indexing it quadratic in its length (bench/long_run.py); here the new
+steps' counts, tokens and cost are added to the stored row, and its start, end and models moved.
+
+Only where that gives exactly what the rebuild (tracing.indexer.recompute_runs) gives: the caller
+passes runs with no step replaced and no duplicate mark changed, and a run is left to the rebuild
+when a new step is a root, carries an agent, user, session or tags the run's could change by, or
+the row predates `Run.start_ns`. PostgreSQL only: SQLite sums decimals as floats, so its rebuilt
+cost can differ from an exact sum in the last digits; its runs are always rebuilt.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from tracing import indexer  # it imports this module: its names are read at call time
+from tracing.models import Run, Step
+from tracing.spend import STEP_VALUES, TOKENS
+
+CONTEXT = (("agent", "agent_name"), ("session_id", "session_id"), ("user_id", "user_id"), ("tags", "tags"))
+# What the run's totals, the duplicate check (tracing.dedupe) and the spend rows (tracing.spend) read of a new step.
+VALUES = tuple(dict.fromkeys((*STEP_VALUES, "is_error", "end_ns", "session_id", "user_id", "tags")))
+
+
+def grow(project_id: int, steps: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Run]:
+    """{trace_id: its Run, updated and not saved} for the runs of `steps` ({trace_id: the steps
+    this transaction inserted, as `read` gives them}) whose row can be brought up to date from those."""
+    if connection.vendor != "postgresql" or not steps:
+        return {}
+    runs = {r.trace_id: r for r in Run.objects.filter(project_id=project_id, trace_id__in=sorted(steps))
+            if r.start_ns is not None and r.end_ns is not None
+            and all(s["parent_span_id"] for s in steps[r.trace_id])}  # a new root: rebuilt
+    _keep_context(project_id, runs, steps)
+    models = _models_moving(project_id, runs, steps)
+    for t, run in runs.items():
+        add(run, steps[t], now)
+        if t in models:
+            run.models_used = models[t]
+    return runs
+
+
+def read(project_id: int, new: dict[str, set[str]]) -> dict[str, list[dict[str, Any]]]:
+    """{trace_id: the new steps as stored, by start}."""
+    out: dict[str, list[dict]] = {}
+    if not new:
+        return out
+    for s in (Step.objects.filter(project_id=project_id, trace_id__in=sorted(new),
+                                  span_id__in={s for spans in new.values() for s in spans})
+              .order_by("trace_id", "start_ns", "span_id").values("trace_id", *VALUES)):
+        if s["span_id"] in new[s["trace_id"]]:
+            out.setdefault(s["trace_id"], []).append(s)
+    return out
+
+
+def _carries_context(s: dict[str, Any]) -> bool:
+    """The steps the rebuild reads a run's context from (tracing.indexer.recompute_runs)."""
+    return (not s["parent_span_id"] or bool(s["agent_name"] or s["session_id"] or s["user_id"])
+            or bool(s["model"] and s["tags"]))
+
+
+def _keep_context(project_id: int, runs: dict[str, Run], steps: dict[str, list[dict]]) -> None:
+    """Drop from `runs` those whose agent, session, user or tags a new step could change. The
+    rebuild takes each from the root, else from the first step carrying one: a new step carrying
+    nothing, or the run's own value, changes nothing; one carrying another value changes nothing
+    only when the root carries its own."""
+    doubt = {t: [f for f, source in CONTEXT if any(_carries_context(s) and s[source] and s[source] != getattr(run, f)
+                                                   for s in steps[t])]
+             for t, run in runs.items()}
+    doubt = {t: fields for t, fields in doubt.items() if fields}
+    if not doubt:
+        return
+    roots: dict[str, dict] = {}
+    for row in Step.objects.filter(project_id=project_id, trace_id__in=sorted(doubt),
+                                   span_id__in={runs[t].root_span_id for t in doubt}).values(
+            "trace_id", "span_id", *(source for _, source in CONTEXT)):
+        if row["span_id"] == runs[row["trace_id"]].root_span_id:
+            roots[row["trace_id"]] = row
+    for t, fields in doubt.items():
+        root = roots.get(t)
+        if root is None or any(not root[source] for f, source in CONTEXT if f in fields):
+            del runs[t]
+
+
+def _models_moving(project_id: int, runs: dict[str, Run], steps: dict[str, list[dict]]) -> dict[str, list[str]]:
+    """The models_used of the runs whose list a new call may change: a model new to the run, or
+    a run of several models (their order is by first call). Read as the rebuild reads them."""
+    moving = [t for t, run in runs.items()
+              if any(s["kind"] in indexer.TOKEN_KINDS and s["model"] and not s["duplicate_of"]
+                     and (s["model"] not in run.models_used or len(run.models_used) > 1) for s in steps[t])]
+    return indexer.models_used(project_id, moving) if moving else {}
+
+
+def add(run: Run, steps: list[dict[str, Any]], now: datetime) -> None:
+    """The new steps' counts, tokens, cost, start and end added to the run's row, as the rebuild
+    counts them: duplicates (none here: the caller checked) count toward no total."""
+    llm = [s for s in steps if s["kind"] in indexer.TOKEN_KINDS and not s["duplicate_of"]]
+    run.steps += len(steps)
+    run.llm_calls += sum(1 for s in llm if s["kind"] == "llm")
+    run.tool_calls += sum(1 for s in steps if s["kind"] == "tool")
+    run.errors += sum(1 for s in steps if s["is_error"])
+    for field in TOKENS:
+        setattr(run, field, getattr(run, field) + sum(s[field] or 0 for s in llm))
+    costs = [s["cost_usd"] for s in steps if s["kind"] != "agent" and not s["duplicate_of"] and s["cost_usd"] is not None]
+    if costs:
+        run.cost_usd = (run.cost_usd or Decimal(0)) + sum(costs)
+    run.unpriced_calls += sum(1 for s in llm if s["cost_usd"] is None)
+    if not run.root_span_id:  # no root: the run starts at its earliest step, and has no end yet
+        run.start_ns = min(run.start_ns, *(s["start_ns"] for s in steps))
+        run.started_at = indexer.ns_to_datetime(run.start_ns)
+        run.status = Run.IN_PROGRESS
+    run.end_ns = max(run.end_ns, *(s["end_ns"] for s in steps))
+    if run.root_span_id:  # as the rebuild: an end at 0 is no end
+        run.ended_at = indexer.ns_to_datetime(run.end_ns) if run.end_ns else None
+        run.duration_ms = (run.end_ns - run.start_ns) / 1e6 if run.end_ns else None
+    run.last_seen_at = now
