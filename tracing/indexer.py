@@ -252,16 +252,18 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     the same, their spend rows gain those steps' amounts (tracing.spend.add_new_steps). A run
     streaming in batch by batch then costs each batch what its new steps cost, not its length."""
     now = datetime.now(dt_timezone.utc)
-    new_steps = run_growth.read(project_id, added or {})
+    # The context of the runs that existed: a run first seen now has nothing to add to.
+    before = {t: (agent, user, session, tags) for t, agent, user, session, tags in Run.objects.filter(
+        project_id=project_id, trace_id__in=sorted(added)).values_list(
+        "trace_id", "agent", "user_id", "session_id", "tags")} if added else {}
+    added = {t: spans for t, spans in (added or {}).items() if t in before}
+    new_steps = run_growth.read(project_id, added)
     # Duplicate LLM spans (a provider SDK's own span repeating the instrumentation's): mark them across
     # all batches of these traces first; the aggregates below leave them out (tracing/dedupe.py).
     remarked = dedupe.mark_duplicates(project_id, trace_ids, grown=new_steps)
-    added = {t: spans for t, spans in (added or {}).items() if t not in remarked}
+    added = {t: spans for t, spans in added.items() if t not in remarked}
     grown = run_growth.grow(project_id, {t: new_steps[t] for t in added if t in new_steps}, now)
     rebuilt = [t for t in trace_ids if t not in grown]
-    before = {t: (agent, user, session, tags) for t, agent, user, session, tags in Run.objects.filter(
-        project_id=project_id, trace_id__in=sorted(set(added) & set(rebuilt))).values_list(
-        "trace_id", "agent", "user_id", "session_id", "tags")} if set(added) & set(rebuilt) else {}
     runs = rebuild_runs(project_id, rebuilt, now) if rebuilt else []
     Run.objects.bulk_create(
         [*runs, *grown.values()],
