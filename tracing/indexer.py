@@ -23,8 +23,10 @@ from tracing.models import Run, SearchDocument, Step
 from tracing.spend_models import MONEY_UNIT
 from tracing.redaction import redactor_for
 from tracing.spans import SpanRecord
+from tracing.step_keys import by_trace, keyed
 from tracing.steps import StepData
 
+LATEST_DOCUMENTS = 8  # the search documents of a run whose words a new one leaves out (index_words)
 TOKEN_KINDS = ("llm", "embedding")  # agent spans often repeat their children's totals: never summed
 STEP_FIELDS = [
     f.name for f in Step._meta.concrete_fields if f.name not in ("id", "project", "trace_id", "span_id")
@@ -165,12 +167,8 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     del clean, seen
 
     lock_traces(project_id, trace_ids)
-    stored = dict(
-        ((t, s), v)
-        for t, s, v in Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-        .filter(span_id__in={s for _, s in latest})
-        .values_list("trace_id", "span_id", "version")
-    )
+    stored = dict(((t, s), v) for t, s, v in keyed(Step.objects.filter(project_id=project_id), by_trace(latest))
+                  .values_list("trace_id", "span_id", "version"))
     rows, stale = [], set()
     for step in built:
         if stored.get((step.trace_id, step.span_id), -1) <= step.version:
@@ -205,7 +203,10 @@ def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) 
             words[step.trace_id] |= search.step_words(step, seen[step.trace_id])
     # A run indexed before keeps the words its documents hold: only the others go in (each word of
     # a document is a GIN entry, and an agent's later calls repeat most of the conversation's words).
-    for trace_id, held in search.stored_words(project_id, sorted(t for t in words if t not in rebuilt)):
+    # Its latest documents only: a run streaming in has one per batch, and reading them all at each
+    # batch grew with its length. A word only an older one holds is stored again: found all the same.
+    for trace_id, held in search.stored_words(project_id, sorted(t for t in words if t not in rebuilt),
+                                              latest=LATEST_DOCUMENTS):
         words[trace_id] -= held
     bulk.insert(SearchDocument, search.documents(project_id, words))
 

@@ -21,6 +21,7 @@ from django.db import connection
 from tracing import indexer  # it imports this module: its names are read at call time
 from tracing.models import Run, Step
 from tracing.spend import STEP_VALUES, TOKENS
+from tracing.step_keys import keyed
 
 CONTEXT = (("agent", "agent_name"), ("session_id", "session_id"), ("user_id", "user_id"), ("tags", "tags"))
 # What the run's totals, the duplicate check (tracing.dedupe) and the spend rows (tracing.spend) read of a new step.
@@ -49,11 +50,9 @@ def read(project_id: int, new: dict[str, set[str]]) -> dict[str, list[dict[str, 
     out: dict[str, list[dict]] = {}
     if not new:
         return out
-    for s in (Step.objects.filter(project_id=project_id, trace_id__in=sorted(new),
-                                  span_id__in={s for spans in new.values() for s in spans})
-              .order_by("trace_id", "start_ns", "span_id").values("trace_id", *VALUES)):
-        if s["span_id"] in new[s["trace_id"]]:
-            out.setdefault(s["trace_id"], []).append(s)
+    for s in keyed(Step.objects.filter(project_id=project_id), new).order_by("trace_id", "start_ns", "span_id").values(
+            "trace_id", *VALUES):
+        out.setdefault(s["trace_id"], []).append(s)
     return out
 
 
@@ -75,11 +74,9 @@ def _keep_context(project_id: int, runs: dict[str, Run], steps: dict[str, list[d
     if not doubt:
         return
     roots: dict[str, dict] = {}
-    for row in Step.objects.filter(project_id=project_id, trace_id__in=sorted(doubt),
-                                   span_id__in={runs[t].root_span_id for t in doubt}).values(
-            "trace_id", "span_id", *(source for _, source in CONTEXT)):
-        if row["span_id"] == runs[row["trace_id"]].root_span_id:
-            roots[row["trace_id"]] = row
+    for row in keyed(Step.objects.filter(project_id=project_id), {t: [runs[t].root_span_id] for t in doubt}).values(
+            "trace_id", *(source for _, source in CONTEXT)):
+        roots[row["trace_id"]] = row
     for t, fields in doubt.items():
         root = roots.get(t)
         if root is None or any(not root[source] for f, source in CONTEXT if f in fields):

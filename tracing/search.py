@@ -119,19 +119,28 @@ def document(words: Iterable[str]) -> str:
     return " ".join(kept)
 
 
-def stored_words(project_id: int, trace_ids: list[str]) -> Iterator[tuple[str, set[str]]]:
-    """(trace_id, words) of each stored document of these runs, oldest first."""
+def stored_words(project_id: int, trace_ids: list[str], latest: int | None = None) -> Iterator[tuple[str, set[str]]]:
+    """(trace_id, words) of each stored document of these runs, oldest first; with `latest`, of
+    each run's latest documents only."""
     if not trace_ids:
         return
+    table = SearchDocument._meta.db_table
     if connection.vendor == "postgresql":  # the words as text, not as a tsvector literal to unquote
+        docs = f"SELECT id, trace_id, words FROM {table} WHERE project_id = %s AND trace_id = ANY(%s)"
+        if latest is not None:
+            docs = (f"SELECT id, trace_id, words FROM (SELECT id, trace_id, words, row_number() OVER "
+                    f"(PARTITION BY trace_id ORDER BY id DESC) AS n FROM ({docs}) AS d) AS d WHERE n <= {int(latest)}")
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT trace_id, array_to_string(tsvector_to_array(words), ' ') FROM "
-                           f"{SearchDocument._meta.db_table} WHERE project_id = %s AND trace_id = ANY(%s) ORDER BY id",
-                           [project_id, trace_ids])
+            cursor.execute(f"SELECT trace_id, array_to_string(tsvector_to_array(words), ' ') FROM ({docs}) AS d "
+                           "ORDER BY id", [project_id, trace_ids])
             rows = cursor.fetchall()
     else:
-        rows = SearchDocument.objects.filter(project_id=project_id, trace_id__in=trace_ids).order_by("id").values_list(
+        rows = SearchDocument.objects.filter(project_id=project_id, trace_id__in=trace_ids).order_by("-id").values_list(
             "trace_id", "words")
+        if latest is not None:
+            count: dict[str, int] = {}
+            rows = [(t, w) for t, w in rows if (count := {**count, t: count.get(t, 0) + 1})[t] <= latest]
+        rows = reversed(list(rows))
     for trace_id, text in rows:
         yield trace_id, set(text.split())
 

@@ -27,6 +27,7 @@ from django.db.models import Exists, OuterRef, Q, Sum
 
 from tracing import bulk, pricing
 from tracing.spend_models import MONEY_UNIT, SUMMED, TOTALS, SpendBucket, SpendHour, SpendRun
+from tracing.step_keys import keyed
 from tracing.steps import COST_COMPUTED
 
 ANSWER = "answer / no tool"
@@ -203,12 +204,10 @@ def read_steps(project_id: int, trace_ids: list[str], only: dict[str, set[str]] 
     from tracing.models import Step
 
     steps: dict[str, list[dict]] = defaultdict(list)
-    rows = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
-    if only is not None:
-        rows = rows.filter(span_id__in={s for spans in only.values() for s in spans})
+    rows = Step.objects.filter(project_id=project_id)
+    rows = rows.filter(trace_id__in=trace_ids) if only is None else keyed(rows, {t: only[t] for t in trace_ids if t in only})
     for s in rows.order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES):
-        if only is None or s["span_id"] in only[s["trace_id"]]:
-            steps[s["trace_id"]].append(s)
+        steps[s["trace_id"]].append(s)
     return steps
 
 
@@ -294,14 +293,11 @@ def lineage(project_id: int, steps: dict[str, list[dict[str, Any]]], also: dict[
         if not want:
             return known
         found: dict[str, set[str]] = defaultdict(set)
-        for t, span_id, parent, agent, start_ns in Step.objects.filter(
-                project_id=project_id, trace_id__in=sorted(want), span_id__in={s for spans in want.values() for s in spans}
-        ).values_list("trace_id", "span_id", "parent_span_id", "agent_name", "start_ns"):
-            if span_id in want[t]:
-                known[t][span_id] = {"span_id": span_id, "parent_span_id": parent, "agent_name": agent,
-                                     "start_ns": start_ns}
-                if not agent:
-                    found[t].add(parent)
+        for t, span_id, parent, agent, start_ns in keyed(Step.objects.filter(project_id=project_id), want).values_list(
+                "trace_id", "span_id", "parent_span_id", "agent_name", "start_ns"):
+            known[t][span_id] = {"span_id": span_id, "parent_span_id": parent, "agent_name": agent, "start_ns": start_ns}
+            if not agent:
+                found[t].add(parent)
         want = found
 
 
