@@ -202,6 +202,38 @@ def test_a_later_batch_stores_only_the_words_the_run_does_not_hold(project):
     assert found(project, "axolotl ocelot heron") == {trace_id}
 
 
+def test_a_run_of_many_batches_is_checked_against_its_latest_documents_and_every_word_matches(project):
+    """A run streaming in has a document per batch; a new one leaves out the words of the run's
+    latest LATEST_DOCUMENTS only (reading them all made each batch cost more as the run grew)."""
+    from tracing.indexer import LATEST_DOCUMENTS
+
+    trace_id, spans, ids = run_spans(question="tell me about the axolotl", tool_result="first")
+    tool = next(s for s in spans if s.span_id.hex() == ids["tool"])
+    ingest(project, spans)
+
+    def tool_call(result):
+        extra = type(tool)()
+        extra.CopyFrom(tool)
+        extra.span_id = bytes.fromhex(new_span_id())
+        for attr in extra.attributes:
+            if attr.key == "gen_ai.tool.call.result":
+                attr.value.string_value = result
+        ingest(project, [extra])
+
+    first = list(search.stored_words(project.id, [trace_id]))[0][1]
+    assert {"axolotl", "paris"} <= first  # the question, the tool's arguments
+    for i in range(LATEST_DOCUMENTS - 1):
+        tool_call(f"batch{i} walrus")
+    assert list(search.stored_words(project.id, [trace_id]))[-1][1] == {f"batch{LATEST_DOCUMENTS - 2}"}
+    tool_call("batch7 walrus axolotl paris")  # the first document is among the latest 8 still
+    assert list(search.stored_words(project.id, [trace_id]))[-1][1] == {"batch7"}
+    tool_call("batch8 walrus axolotl paris")  # now it is not: its words are stored again
+    latest = list(search.stored_words(project.id, [trace_id]))[-1][1]
+    assert {"batch8", "axolotl", "paris"} <= latest and "walrus" not in latest
+    assert len(list(search.stored_words(project.id, [trace_id], latest=LATEST_DOCUMENTS))) == LATEST_DOCUMENTS
+    assert found(project, "axolotl walrus batch0 batch8") == {trace_id}
+
+
 def test_other_projects_content_never_matches(project):
     other = Project.objects.create(name="Other", slug="other")
     make_run(other, question="the secret walrus")
