@@ -267,7 +267,7 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     rebuilt = [t for t in trace_ids if t not in grown]
     runs = rebuild_runs(project_id, rebuilt, now) if rebuilt else []
     Run.objects.bulk_create(
-        [*runs, *grown.values()],
+        sorted([*runs, *grown.values()], key=lambda r: r.trace_id),
         update_conflicts=True,
         unique_fields=["project", "trace_id"],
         update_fields=[f.name for f in Run._meta.concrete_fields if f.name not in ("id", "project", "trace_id")],

@@ -34,8 +34,7 @@ def grow(project_id: int, steps: dict[str, list[dict[str, Any]]], now: datetime)
     if connection.vendor != "postgresql" or not steps:
         return {}
     runs = {r.trace_id: r for r in Run.objects.filter(project_id=project_id, trace_id__in=sorted(steps))
-            if r.start_ns is not None and r.end_ns is not None
-            and all(s["parent_span_id"] for s in steps[r.trace_id])}  # a new root: rebuilt
+            if _kept_exactly(r) and all(s["parent_span_id"] for s in steps[r.trace_id])}  # a new root: rebuilt
     _keep_context(project_id, runs, steps)
     models = _models_moving(project_id, runs, steps)
     for t, run in runs.items():
@@ -43,6 +42,15 @@ def grow(project_id: int, steps: dict[str, list[dict[str, Any]]], now: datetime)
         if t in models:
             run.models_used = models[t]
     return runs
+
+
+def _kept_exactly(run: Run) -> bool:
+    """Whether the row's start_ns and end_ns are what its times came from: NULL before migration
+    0010, and stale where a worker of an older version rebuilt the row after it (a rolling upgrade)."""
+    if run.start_ns is None or run.end_ns is None:
+        return False
+    ended = indexer.ns_to_datetime(run.end_ns) if run.root_span_id and run.end_ns else None
+    return run.started_at == indexer.ns_to_datetime(run.start_ns) and run.ended_at == ended
 
 
 def read(project_id: int, new: dict[str, set[str]]) -> dict[str, list[dict[str, Any]]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -138,8 +139,12 @@ def stored_words(project_id: int, trace_ids: list[str], latest: int | None = Non
         rows = SearchDocument.objects.filter(project_id=project_id, trace_id__in=trace_ids).order_by("-id").values_list(
             "trace_id", "words")
         if latest is not None:
-            count: dict[str, int] = {}
-            rows = [(t, w) for t, w in rows if (count := {**count, t: count.get(t, 0) + 1})[t] <= latest]
+            kept, count = [], defaultdict(int)
+            for trace_id, words in rows:
+                count[trace_id] += 1
+                if count[trace_id] <= latest:
+                    kept.append((trace_id, words))
+            rows = kept
         rows = reversed(list(rows))
     for trace_id, text in rows:
         yield trace_id, set(text.split())

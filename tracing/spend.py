@@ -228,8 +228,9 @@ def add_new_steps(project_id: int, new: dict[str, set[str]], steps: dict[str, li
     workers lock the cells in one order (apply_to_hours). `steps`: the new steps as read_steps
     reads them (with `only`), if the caller has them.
 
-    What is read of the rest of the run does not grow with it: its spend rows, and the ancestors
-    of the new steps up to the nearest carrying an agent."""
+    What is read of the rest of the run into Python does not grow with it: its spend rows, and the
+    ancestors of the new steps up to the nearest carrying an agent. PostgreSQL still scans the
+    run's steps for those whose parent is a new step (no index leads with parent_span_id)."""
     from tracing.models import Step
 
     trace_ids = sorted(new)
@@ -278,27 +279,35 @@ def add_new_steps(project_id: int, new: dict[str, set[str]], steps: dict[str, li
     return done, gained
 
 
+LINEAGE_LEVELS = 8  # levels lineage walks up one query at a time; a deeper run's tree is read whole
+
+
 def lineage(project_id: int, steps: dict[str, list[dict[str, Any]]], also: dict[str, set[str]]
             ) -> dict[str, dict[str, dict[str, Any]]]:
     """{trace_id: {span_id: step}}: these steps, their ancestors up to the nearest one carrying an
     agent (what _agents reads for them), and the `also` steps; each with span_id, parent_span_id,
-    agent_name and start_ns. One query per level of the tree walked up."""
+    agent_name and start_ns. One query per level of the tree walked up, LINEAGE_LEVELS at most:
+    a run nested deeper (a chain of spans without an agent) has all its steps read instead."""
     from tracing.models import Step
 
+    fields = ("trace_id", "span_id", "parent_span_id", "agent_name", "start_ns")
     known = {t: {s["span_id"]: s for s in rows} for t, rows in steps.items()}
     want = {t: set(also.get(t, ())) | {s["parent_span_id"] for s in rows if not s["agent_name"]}
             for t, rows in steps.items()}
-    while True:
+    for level in range(LINEAGE_LEVELS + 1):
         want = {t: missing for t, spans in want.items() if (missing := {s for s in spans if s and s not in known[t]})}
         if not want:
-            return known
+            break
+        rows = Step.objects.filter(project_id=project_id)
+        rows = keyed(rows, want) if level < LINEAGE_LEVELS else rows.filter(trace_id__in=sorted(want))
         found: dict[str, set[str]] = defaultdict(set)
-        for t, span_id, parent, agent, start_ns in keyed(Step.objects.filter(project_id=project_id), want).values_list(
-                "trace_id", "span_id", "parent_span_id", "agent_name", "start_ns"):
-            known[t][span_id] = {"span_id": span_id, "parent_span_id": parent, "agent_name": agent, "start_ns": start_ns}
+        for t, span_id, parent, agent, start_ns in rows.values_list(*fields):
+            known[t].setdefault(span_id, {"span_id": span_id, "parent_span_id": parent, "agent_name": agent,
+                                          "start_ns": start_ns})
             if not agent:
                 found[t].add(parent)
         want = found
+    return known
 
 
 def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tuple, list[int]] | None = None) -> None:

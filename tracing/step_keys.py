@@ -25,7 +25,8 @@ def by_trace(keys: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
 
 
 def keyed(steps: QuerySet, keys: dict[str, Iterable[str]]) -> QuerySet:
-    """`steps` (a Step queryset filtered on one project) narrowed to these {trace_id: span ids}."""
+    """`steps` (a Step queryset filtered on one project) narrowed to these {trace_id: span ids}.
+    The condition names the table unaliased: not for a queryset used as a subquery."""
     pairs = [(t, s) for t, spans in keys.items() for s in spans]
     if not pairs:
         return steps.none()

@@ -3,6 +3,7 @@ date from the new steps alone (tracing.run_growth, tracing.dedupe.pairing, traci
 However a run is built and its spans split into batches and ordered, every row must be exactly what
 a rebuild from all its steps gives."""
 import dataclasses
+import os
 import random
 
 import pytest
@@ -11,10 +12,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.tracing.test_spend_buckets import hours_match_buckets
 from tests.tracing.test_spend_incremental import random_batches, spend_rows
-from tracing import dedupe, indexer, run_growth
+from tracing import dedupe, indexer, run_growth, spend
 from tracing.dedupe import NATIVE_SCOPES
 from tracing.indexer import index_spans, recompute_runs
-from tracing.models import Run, Step
+from tracing.models import Run, SpendBucket, Step
 from tracing.spans import SpanRecord
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ def random_run(rng: random.Random) -> tuple[str, list[SpanRecord]]:
     tags), sub-agents, plain spans between them and their calls, LLM calls of a few models (some repeated by a provider SDK's own span, beside
     or under them), tool calls, errors; children carry an agent, user, session or tags now and then;
     starts collide now and then."""
-    trace_id = f"{rng.getrandbits(128):032x}"
+    trace_id = os.urandom(16).hex()  # not from the seed: a replayed example must not find its run stored
     ids = iter(f"{rng.getrandbits(64):016x}" for _ in range(200))
     root = next(ids)
     spans, parents, llms = [], [root], []
@@ -264,3 +265,78 @@ def test_runs_are_added_to_on_postgresql_and_always_rebuilt_on_sqlite(project, g
     stream(project, trace_id, [root_span, *children], 2)
     assert grown == ([set()] * 3 if connection.vendor == "sqlite" else [set(), {trace_id}, {trace_id}])
     assert run_row(trace_id)["steps"] == 5 and run_row(trace_id)["llm_calls"] == 4
+
+
+@pytest.mark.pg_only
+def test_an_incomplete_run_that_gains_a_step_is_in_progress_again(project, grown):
+    trace_id, children, root_span = streaming_run(3)
+    stream(project, trace_id, children[:2], 2)
+    Run.objects.filter(trace_id=trace_id).update(status=Run.INCOMPLETE)  # as the sweep marks a quiet run
+    stream(project, trace_id, children[2:], 1)
+    assert grown[1] == {trace_id} and run_row(trace_id)["status"] == Run.IN_PROGRESS
+
+
+@pytest.mark.pg_only
+def test_a_run_ending_at_zero_has_no_end_either_way(project, grown):
+    """Hostile clocks: every span at the epoch. The rebuild reads an end at 0 as no end; so must the adding."""
+    root = SpanRecord(trace_id="ef" * 16, span_id="a0" * 8, parent_span_id=None, name="agent", kind=1, start_ns=0,
+                      end_ns=0, attributes={"gen_ai.operation.name": "invoke_agent"})
+    child = dataclasses.replace(root, span_id="b0" * 8, parent_span_id="a0" * 8, name="tool")
+    stream(project, root.trace_id, [root, child], 2)
+    stream(project, root.trace_id, [dataclasses.replace(child, span_id="c0" * 8)], 1)
+    kept = run_row(root.trace_id)
+    assert grown[1] == {root.trace_id} and kept["ended_at"] is None and kept["duration_ms"] is None
+    with transaction.atomic():
+        recompute_runs(project.id, [root.trace_id])
+    assert run_row(root.trace_id) == kept
+
+
+@pytest.mark.pg_only
+def test_a_row_a_worker_of_the_previous_version_rebuilt_is_rebuilt_again(project, grown):
+    """During a rolling upgrade an older worker rebuilds rows without touching start_ns / end_ns: a
+    row whose times no longer come from them is rebuilt, not added to."""
+    trace_id, children, root_span = streaming_run(4)
+    stream(project, trace_id, [root_span, children[0]], 2)
+    Run.objects.filter(trace_id=trace_id).update(end_ns=T0)  # what it kept before the older worker moved the end
+    stream(project, trace_id, children[1:2], 1)
+    assert grown[1] == set()
+    stream(project, trace_id, children[2:3], 1)
+    assert grown[2] == {trace_id} and run_row(trace_id)["end_ns"] == T0 + 4 * SEC
+
+
+def chain_run(trace_id, depth):
+    """A root agent "planner", a sub-agent "helper", a chain of `depth` plain spans under it, and
+    LLM calls at its end."""
+    def agent(n, parent, name):
+        return SpanRecord(trace_id=trace_id, span_id=f"{n:016x}", parent_span_id=parent, name=name, kind=1,
+                          start_ns=T0, end_ns=T0 + 100 * SEC,
+                          attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name})
+
+    root, sub = agent(1, None, "planner"), agent(2, f"{1:016x}", "helper")
+    chain = [SpanRecord(trace_id=trace_id, span_id=f"{i + 3:016x}", parent_span_id=f"{i + 2:016x}", name="step",
+                        kind=1, start_ns=T0 + i, end_ns=T0 + SEC, attributes={}) for i in range(depth)]
+
+    def call(n):
+        return SpanRecord(trace_id=trace_id, span_id=f"{9000 + n:016x}", parent_span_id=chain[-1].span_id, name="chat",
+                          kind=3, start_ns=T0 + n * SEC, end_ns=T0 + n * SEC + 1,
+                          attributes={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                                      "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 100,
+                                      "gen_ai.usage.output_tokens": 10})
+    return [root, sub, *chain], call
+
+
+@pytest.mark.parametrize("depth", [3, spend.LINEAGE_LEVELS + 5])
+def test_a_call_deep_under_an_agent_is_its_agent_s_however_deep(project, depth, django_assert_max_num_queries):
+    """The spend upkeep walks up from a new call to the nearest agent one query a level, then reads
+    the run whole: a deep chain costs a bounded number of queries, and the call is that agent's."""
+    trace_id = os.urandom(16).hex()
+    tree, call = chain_run(trace_id, depth)
+    stream(project, trace_id, [*tree, call(1)], 1000)
+    with django_assert_max_num_queries(40):
+        stream(project, trace_id, [call(2)], 1)
+    kept = spend_rows(trace_id)
+    assert dict(SpendBucket.objects.filter(trace_id=trace_id, dimension="agent").values_list("key", "llm_calls")) == {
+        "helper": 2, "planner": 0}  # the run counts for its root agent's key too
+    with transaction.atomic():
+        recompute_runs(project.id, [trace_id])
+    assert spend_rows(trace_id) == kept
