@@ -4,10 +4,10 @@ An agent's exporter sends a long run batch by batch while it runs. Recomputing t
 steps at every batch made indexing it quadratic in its length (bench/long_run.py); here the new
 steps' counts, tokens and cost are added to the stored row, and its start, end and models moved.
 
-Only where that gives exactly what the rebuild (tracing.indexer.recompute_runs) gives: the caller
+Only where that gives exactly what the rebuild (tracing.indexer.rebuild_runs) gives: the caller
 passes runs with no step replaced and no duplicate mark changed, and a run is left to the rebuild
 when a new step is a root, carries an agent, user, session or tags the run's could change by, or
-the row predates `Run.start_ns`. PostgreSQL only: SQLite sums decimals as floats, so its rebuilt
+the row's start_ns / end_ns are not what its times came from (older rows, older workers). PostgreSQL only: SQLite sums decimals as floats, so its rebuilt
 cost can differ from an exact sum in the last digits; its runs are always rebuilt.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ def read(project_id: int, new: dict[str, set[str]]) -> dict[str, list[dict[str, 
 
 
 def _carries_context(s: dict[str, Any]) -> bool:
-    """The steps the rebuild reads a run's context from (tracing.indexer.recompute_runs)."""
+    """The steps the rebuild reads a run's context from (tracing.indexer.rebuild_runs)."""
     return (not s["parent_span_id"] or bool(s["agent_name"] or s["session_id"] or s["user_id"])
             or bool(s["model"] and s["tags"]))
 

@@ -211,7 +211,7 @@ def read_steps(project_id: int, trace_ids: list[str], only: dict[str, set[str]] 
     return steps
 
 
-def add_new_steps(project_id: int, new: dict[str, set[str]], steps: dict[str, list[dict[str, Any]]] | None = None
+def add_new_steps(project_id: int, new: dict[str, set[str]], new_steps: dict[str, list[dict[str, Any]]] | None = None
                   ) -> tuple[set[str], dict[tuple, list[int]]]:
     """Bring the spend rows of runs that only gained steps up to date from those steps alone: the
     buckets of the new steps are added to the run's (SpendBucket, then SpendHour), its costliest
@@ -225,7 +225,7 @@ def add_new_steps(project_id: int, new: dict[str, set[str]], steps: dict[str, li
     in an earlier hour than the run's rows of the same key (the run's count moves): those runs are
     left out. Returns the runs done and what their SpendHour cells gain, which the caller hands to
     recompute_buckets for the other runs: one SpendHour statement per transaction, so concurrent
-    workers lock the cells in one order (apply_to_hours). `steps`: the new steps as read_steps
+    workers lock the cells in one order (apply_to_hours). `new_steps`: the new steps as read_steps
     reads them (with `only`), if the caller has them.
 
     What is read of the rest of the run into Python does not grow with it: its spend rows, and the
@@ -247,7 +247,7 @@ def add_new_steps(project_id: int, new: dict[str, set[str]], steps: dict[str, li
     tops = {t: (span_id, units) for t, span_id, units in SpendRun.objects.filter(
         project_id=project_id, trace_id__in=trace_ids, top_step_units__isnull=False).values_list(
         "trace_id", "top_span_id", "top_step_units")}
-    added = read_steps(project_id, trace_ids, only=new) if steps is None else steps
+    added = read_steps(project_id, trace_ids, only=new) if new_steps is None else new_steps
     tree = lineage(project_id, {t: added.get(t, []) for t in trace_ids},
                    {t: {tops[t][0]} for t in trace_ids if t in tops})
     done, cells, run_rows = set(), [], []
