@@ -275,7 +275,7 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     # Spend: these runs' pre-aggregated spend rows (tracing.spend_models), same transaction.
     kept = [*grown, *(r.trace_id for r in runs
                       if r.trace_id in added and before.get(r.trace_id) == (r.agent, r.user_id, r.session_id, r.tags))]
-    done, gained = spend.add_new_steps(project_id, {t: added[t] for t in kept}, new_steps) if kept else (set(), {})
+    done, gained = spend.add_new_steps(project_id, {t: new_steps.get(t, []) for t in kept}) if kept else (set(), {})
     spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained)
 
 

@@ -4,9 +4,10 @@ One SearchDocument per run and indexing transaction: the words of the steps that
 wrote, deduplicated across them and without the words the run's earlier documents hold (an
 agent's LLM calls repeat much of the conversation, so a run holds far fewer distinct words than
 its steps hold words). A run indexed in several transactions has several documents; a query
-matches a run when every one of its words is in one of the run's documents. On PostgreSQL the column is a `tsvector` with a GIN index (the words
-are already lower-cased and split, so the stored form is the words themselves and no
-`to_tsvector` runs at insert or query time); on SQLite an FTS5 table indexes it (migration 0007).
+matches a run when every one of its words is in one of the run's documents. On PostgreSQL the
+column is a `tsvector` with a GIN index (the words are already lower-cased and split, so the
+stored form is the words themselves and no `to_tsvector` runs at insert or query time); on
+SQLite an FTS5 table indexes it (migration 0007).
 """
 from django.db import models
 

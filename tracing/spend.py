@@ -197,42 +197,38 @@ def costliest_step(steps: list[dict[str, Any]]) -> tuple[str, int] | None:
     return top["span_id"], to_units(top["cost_usd"])
 
 
-def read_steps(project_id: int, trace_ids: list[str], only: dict[str, set[str]] | None = None
-               ) -> dict[str, list[dict[str, Any]]]:
-    """{trace_id: its steps as STEP_VALUES dicts, by start}: what the attribution reads. `only`:
-    {trace_id: span ids}, to read just those steps."""
+def read_steps(project_id: int, trace_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """{trace_id: its steps as STEP_VALUES dicts, by start}: what the attribution reads."""
     from tracing.models import Step
 
     steps: dict[str, list[dict]] = defaultdict(list)
-    rows = Step.objects.filter(project_id=project_id)
-    rows = rows.filter(trace_id__in=trace_ids) if only is None else keyed(rows, {t: only[t] for t in trace_ids if t in only})
-    for s in rows.order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES):
+    for s in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+              .order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES)):
         steps[s["trace_id"]].append(s)
     return steps
 
 
-def add_new_steps(project_id: int, new: dict[str, set[str]], new_steps: dict[str, list[dict[str, Any]]] | None = None
-                  ) -> tuple[set[str], dict[tuple, list[int]]]:
+def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]]) -> tuple[set[str], dict[tuple, list[int]]]:
     """Bring the spend rows of runs that only gained steps up to date from those steps alone: the
     buckets of the new steps are added to the run's (SpendBucket, then SpendHour), its costliest
     step compared with theirs. A run streaming in for minutes is indexed batch after batch; redoing
     it from all its steps each time made indexing quadratic in its length (bench/long_run.py).
 
-    `new`: {trace_id: span ids of the steps this transaction inserted}, for runs whose Run row
-    existed and kept its agent, user, session and tags, with no step replaced and no duplicate mark
-    changed (tracing.indexer checks that). What is added is then what recompute_buckets would
+    `added`: {trace_id: the steps this transaction inserted, with STEP_VALUES, by start
+    (tracing.run_growth.read)}, for runs whose Run row existed and kept its agent, user, session
+    and tags, with no step replaced and no duplicate mark changed (tracing.indexer checks that). What is added is then what recompute_buckets would
     change, unless a stored step hangs under a new one (its agent may change), or a new step is
     in an earlier hour than the run's rows of the same key (the run's count moves): those runs are
     left out. Returns the runs done and what their SpendHour cells gain, which the caller hands to
     recompute_buckets for the other runs: one SpendHour statement per transaction, so concurrent
-    workers lock the cells in one order (apply_to_hours). `new_steps`: the new steps as read_steps
-    reads them (with `only`), if the caller has them.
+    workers lock the cells in one order (apply_to_hours).
 
     What is read of the rest of the run into Python does not grow with it: its spend rows, and the
     ancestors of the new steps up to the nearest carrying an agent. PostgreSQL still scans the
     run's steps for those whose parent is a new step (no index leads with parent_span_id)."""
     from tracing.models import Step
 
+    new = {t: {s["span_id"] for s in steps} for t, steps in added.items()}
     trace_ids = sorted(new)
     hanging = {t for t, span_id, parent in Step.objects.filter(
         project_id=project_id, trace_id__in=trace_ids, parent_span_id__in={s for spans in new.values() for s in spans}
@@ -247,7 +243,6 @@ def add_new_steps(project_id: int, new: dict[str, set[str]], new_steps: dict[str
     tops = {t: (span_id, units) for t, span_id, units in SpendRun.objects.filter(
         project_id=project_id, trace_id__in=trace_ids, top_step_units__isnull=False).values_list(
         "trace_id", "top_span_id", "top_step_units")}
-    added = read_steps(project_id, trace_ids, only=new) if new_steps is None else new_steps
     tree = lineage(project_id, {t: added.get(t, []) for t in trace_ids},
                    {t: {tops[t][0]} for t in trace_ids if t in tops})
     done, cells, run_rows = set(), [], []
