@@ -52,7 +52,7 @@ def resolve(step, path: Any) -> Any:
     """The value at `path` (a list: field name, then keys and indexes) on a Step. KeyError if absent."""
     if not isinstance(path, list) or not path or path[0] not in VALUE_FIELDS:
         raise KeyError("not a step value")
-    value = getattr(step, path[0])
+    value = step.received() if path[0] == "raw" else getattr(step, path[0])
     for key in path[1:]:
         if isinstance(value, list) and isinstance(key, int) and not isinstance(key, bool) and 0 <= key < len(value):
             value = value[key]
@@ -142,7 +142,7 @@ def _pairs(mapping: Any, path: list) -> list[tuple[str, Clip | None]]:
 
 
 def raw(step) -> dict:
-    data = step.raw if isinstance(step.raw, dict) else {}
+    data = step.received()
     events = []
     for i, event in enumerate(data.get("events") or []):
         if isinstance(event, dict):

@@ -50,7 +50,7 @@ def key_values(attributes: dict) -> list[dict]:
 
 
 def span_json(step: Step) -> dict:
-    raw = step.raw or {}
+    raw = step.received()
     status = raw.get("status") or {"code": 2 if step.is_error else 0, "message": step.error_message}
     span = {
         "traceId": step.trace_id,

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 
-from tracing import bulk, dedupe, pricing, run_growth, search, spend
+from tracing import bulk, dedupe, pricing, received, run_growth, search, spend
 from tracing.conventions import normalize
 from tracing.models import Run, SearchDocument, Step
 from tracing.spend_models import MONEY_UNIT
@@ -66,7 +66,7 @@ def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
     ) if data.kind in TOKEN_KINDS or data.reported_cost is not None else None
     # What caching saved, which the spend upkeep reads: None when unpriced (tracing.spend prices it then).
     savings = cost.cache_savings if cost and cost.total is not None and data.kind in TOKEN_KINDS else None
-    return _new_step(
+    step = _new_step(
         project_id=project_id,
         trace_id=span.trace_id,
         span_id=span.span_id,
@@ -125,6 +125,9 @@ def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
             "scope": {"name": span.scope_name, "version": span.scope_version},
         },
     )
+    # Its messages, arguments and results are in the columns above: raw keeps recipes for them.
+    step.raw = received.compact(step.raw, received.step_columns(step))
+    return step
 
 
 _STEP_FIELDS_IN_ORDER = Step._meta.concrete_fields

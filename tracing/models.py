@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from tracing import received
+
 KIND_CHOICES = [(k, k) for k in ("agent", "llm", "tool", "retrieval", "embedding", "other")]
 
 
@@ -195,7 +197,9 @@ class Step(models.Model):
     error_message = models.TextField(blank=True)
 
     attributes = models.JSONField(default=dict, blank=True)  # attributes no mapper consumed
-    raw = models.JSONField(default=dict, blank=True)  # the span as received: attributes, events, resource, scope
+    # the span as received (attributes, events, resource, scope), without the long strings the columns
+    # above hold: read it with received()
+    raw = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -206,6 +210,11 @@ class Step(models.Model):
     @property
     def duration_ms(self):
         return (self.end_ns - self.start_ns) / 1e6 if self.end_ns >= self.start_ns else None
+
+    def received(self) -> dict:
+        """The span as received: `raw` with the long strings it shares with the other columns put
+        back (tracing.received). Read this, not `raw`."""
+        return received.restore(self.raw, received.step_columns(self))
 
     @property
     def status(self):

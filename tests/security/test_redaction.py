@@ -65,7 +65,7 @@ def test_secrets_in_messages_tool_arguments_and_attributes_are_redacted_in_the_d
         assert secret not in dump
     llm = Step.objects.get(trace_id=trace_id, name="chat gpt-4o", input__isnull=False)
     assert "[REDACTED:openai_key]" in json.dumps(llm.input)
-    assert llm.raw["attributes"]["http.request.header.authorization"] == "[REDACTED:bearer_token]"
+    assert llm.received()["attributes"]["http.request.header.authorization"] == "[REDACTED:bearer_token]"
     tool = Step.objects.get(trace_id=trace_id, tool_name="pay")
     assert tool.tool_arguments == {"card": {"number": "[REDACTED:card_number]"}, "ref": "[REDACTED:custom_acme_ticket]"}
 

@@ -121,4 +121,4 @@ def test_the_hostile_run_indexes_as_the_export_tests_expect(project, django_capt
     assert {s.service_name for s in steps.values()} == {"travel-bot", "flight-tools"}
     assert Step.objects.filter(trace_id=trace_id, kind="llm", reasoning=REASONING).count() == 1
     assert steps[f"plan {XSS_NAME}"].attributes["custom.unknown"]["n"] == 2**62
-    assert steps[f"plan {XSS_NAME}"].raw["attributes"]["custom.bytes"] == {"__bytes_b64__": "AAFiaW5hcnk="}
+    assert steps[f"plan {XSS_NAME}"].received()["attributes"]["custom.bytes"] == {"__bytes_b64__": "AAFiaW5hcnk="}
