@@ -295,3 +295,75 @@ def test_the_package_imports_neither_django_nor_protobuf():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert result.stdout.strip() == "[]"
+
+
+# jsonable's C fast path (_plain_copy) must give exactly what the walk gives, or step aside.
+_leaf_values = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=20)
+                | st.binary(max_size=8) | st.decimals(allow_nan=False, places=3))
+_values = st.recursive(
+    _leaf_values,
+    lambda inner: (st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.frozensets(st.integers(), max_size=3)
+                   | st.dictionaries(st.text(max_size=6) | st.integers(0, 9), inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+def _same(a, b):
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
+        return math.isnan(b)
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.lists(_values, max_size=4) | st.dictionaries(st.text(max_size=6), _values, max_size=4))
+def test_jsonable_fast_path_equals_the_walk(value):
+    from tracing.conventions import _json
+
+    if isinstance(value, dict):
+        walked = {str(k): _json.jsonable(v, 1) for k, v in value.items()}
+    else:
+        walked = [_json.jsonable(v, 1) for v in value]
+    assert _same(_json.jsonable(value), walked)
+    copy = _json._plain_copy(value)
+    assert copy is None or _same(copy, walked)
+
+
+def test_jsonable_fast_path_steps_aside_for_deep_values():
+    from tracing.conventions import _json
+
+    deep: list = []
+    for _ in range(_json.MAX_DEPTH + 5):
+        deep = [deep]
+    assert _json._plain_copy(deep) is None
+    assert "[nested too deep]" in repr(_json.jsonable(deep))
+
+
+def _too_deep_by_definition(value, depth=0):
+    if depth > 64:
+        return True
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return any(_too_deep_by_definition(v, depth + 1) for v in children)
+
+
+def _nested(shape: list[int], leaf) -> object:
+    value = leaf
+    for kind in shape:
+        value = [value] if kind == 0 else {"k": value} if kind == 1 else [1, value, "x"]
+    return value
+
+
+@settings(max_examples=200, deadline=None)
+@given(shape=st.lists(st.integers(0, 2), min_size=60, max_size=70), leaf=st.sampled_from([[], {}, "s", 1, [[]]]))
+def test_parse_json_refuses_exactly_what_nests_past_max_depth(shape, leaf):
+    from tracing.conventions import _json
+
+    assert _json.MAX_DEPTH == 64
+    value = _nested(shape, leaf)
+    text = json.dumps(value)
+    assert (_json.parse_json(text) == text) is _too_deep_by_definition(value)

@@ -46,15 +46,17 @@ def _too_deep(value: Any, text: str | bytes) -> bool:
     opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
     if text.count(opening[0]) + text.count(opening[1]) <= MAX_DEPTH:
         return False
-    stack = [(value, 0)]
+    # Whether any value sits deeper than MAX_DEPTH (the outermost at 0). Only containers are pushed
+    # (decoded messages are mostly strings): one at MAX_DEPTH holding anything is too deep.
+    stack = [(value, 0)] if isinstance(value, (dict, list)) else []
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend((v, depth + 1) for v in item)
+        children = item.values() if isinstance(item, dict) else item
+        if depth >= MAX_DEPTH:
+            if depth > MAX_DEPTH or children:
+                return True
+            continue
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
     return False
 
 
@@ -64,6 +66,10 @@ def jsonable(value: Any, depth: int = 0) -> Any:
     bytes become standard base64 (as OTLP/JSON encodes bytesValue); NaN and infinities,
     which jsonb rejects, become their names; dict keys become strings.
     """
+    if depth == 0 and type(value) in (dict, list):
+        copy = _plain_copy(value)
+        if copy is not None:
+            return copy
     if depth > MAX_DEPTH:
         return "[nested too deep]"
     if value is None or isinstance(value, (str, bool, int)):
@@ -78,3 +84,17 @@ def jsonable(value: Any, depth: int = 0) -> Any:
         return [jsonable(v, depth + 1) for v in value]
     # Decimal and anything else exotic: a string keeps the value without losing precision.
     return str(value)
+
+
+def _plain_copy(value: dict | list) -> dict | list | None:
+    """jsonable(value) for the usual value, one that is JSON already (messages parsed from JSON
+    text): orjson writes and reads it back in C. None when it may not be: orjson refuses it (bytes,
+    sets, Decimal, keys that are not strings, integers past 64 bits, lone surrogates), or writes
+    null (for None, but also for NaN and infinities), or it may nest past MAX_DEPTH."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError too
+        return None
+    if b"null" in text or text.count(b"[") + text.count(b"{") > MAX_DEPTH:
+        return None
+    return orjson.loads(text)
