@@ -18,14 +18,15 @@ from typing import Any
 
 import orjson
 
+from tracing.dedupe import RESPONSE_ID
+
 MIN_CHARS = 256  # an attribute shorter than this, or whose recipe would save less, is kept whole
 LEAF_CHARS = 64  # the shortest string of a column a recipe refers to
 PROBE_CHARS = 40
 # Where referenced strings live: the step's columns that hold text taken from the attributes.
 COLUMNS = ("input", "output", "system_instructions", "tool_definitions", "tool_arguments", "tool_result",
            "tool_calls", "reasoning", "error_message", "attributes", "metadata")
-# Attributes read inside SQL (tracing.dedupe): never elided.
-QUERIED = frozenset({"gen_ai.response.id"})
+QUERIED = frozenset({RESPONSE_ID})  # attributes tracing.dedupe reads inside SQL: never elided
 TEXT, JSON, JSON_ASCII = "text", "json", "json_ascii"
 
 

@@ -7,8 +7,9 @@ steps' counts, tokens and cost are added to the stored row, and its start, end a
 Only where that gives exactly what the rebuild (tracing.indexer.rebuild_runs) gives: the caller
 passes runs with no step replaced and no duplicate mark changed, and a run is left to the rebuild
 when a new step is a root, carries an agent, user, session or tags the run's could change by, or
-the row's start_ns / end_ns are not what its times came from (older rows, older workers). PostgreSQL only: SQLite sums decimals as floats, so its rebuilt
-cost can differ from an exact sum in the last digits; its runs are always rebuilt.
+the row's start_ns / end_ns are not what its times came from (older rows, older workers).
+PostgreSQL only: SQLite sums decimals as floats, so its rebuilt cost can differ from an exact sum
+in the last digits; its runs are always rebuilt.
 """
 from __future__ import annotations
 

@@ -216,12 +216,13 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]]) -> tu
 
     `added`: {trace_id: the steps this transaction inserted, with STEP_VALUES, by start
     (tracing.run_growth.read)}, for runs whose Run row existed and kept its agent, user, session
-    and tags, with no step replaced and no duplicate mark changed (tracing.indexer checks that). What is added is then what recompute_buckets would
-    change, unless a stored step hangs under a new one (its agent may change), or a new step is
-    in an earlier hour than the run's rows of the same key (the run's count moves): those runs are
-    left out. Returns the runs done and what their SpendHour cells gain, which the caller hands to
-    recompute_buckets for the other runs: one SpendHour statement per transaction, so concurrent
-    workers lock the cells in one order (apply_to_hours).
+    and tags, with no step replaced and no duplicate mark changed (tracing.indexer checks that).
+    What is added is then what recompute_buckets would change, unless a stored step hangs under a
+    new one (its agent may change), or a new step is in an earlier hour than the run's rows of the
+    same key (the run's count moves): those runs are left out. Returns the runs done and what their
+    SpendHour cells gain, which the caller hands to recompute_buckets for the other runs: one
+    SpendHour statement per transaction, so concurrent workers lock the cells in one order
+    (apply_to_hours).
 
     What is read of the rest of the run into Python does not grow with it: its spend rows, and the
     ancestors of the new steps up to the nearest carrying an agent. PostgreSQL still scans the
@@ -309,8 +310,8 @@ def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tu
     """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
     replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
     first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows.
-    `gained`: what add_new_steps added for other runs in this transaction, applied to SpendHour with these
-    runs' changes in one statement (every gained cell counts as entered: created if missing)."""
+    `gained`: what add_new_steps added for other runs in this transaction, applied to SpendHour
+    with these runs' changes in one statement (every gained cell counts as entered: created if missing)."""
     trace_ids = list(trace_ids)
     if not trace_ids:
         apply_to_hours(project_id, {}, gained or {})

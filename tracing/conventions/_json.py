@@ -42,13 +42,14 @@ def parse_json_container(value: Any) -> Any:
 
 
 def _too_deep(value: Any, text: str | bytes) -> bool:
+    """Whether `value` (decoded from, or written as, `text`) nests deeper than MAX_DEPTH."""
     # Nesting deeper than MAX_DEPTH needs more than MAX_DEPTH brackets in the text: skip the walk.
     opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
     if text.count(opening[0]) + text.count(opening[1]) <= MAX_DEPTH:
         return False
     # Whether any value sits deeper than MAX_DEPTH (the outermost at 0). Only containers are pushed
     # (decoded messages are mostly strings): one at MAX_DEPTH holding anything is too deep.
-    stack = [(value, 0)] if isinstance(value, (dict, list)) else []
+    stack = [(value, 0)] if isinstance(value, (dict, list, tuple)) else []
     while stack:
         item, depth = stack.pop()
         children = item.values() if isinstance(item, dict) else item
@@ -56,7 +57,7 @@ def _too_deep(value: Any, text: str | bytes) -> bool:
             if depth > MAX_DEPTH or children:
                 return True
             continue
-        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list, tuple)))
     return False
 
 
@@ -90,11 +91,11 @@ def _plain_copy(value: dict | list) -> dict | list | None:
     """jsonable(value) for the usual value, one that is JSON already (messages parsed from JSON
     text): orjson writes and reads it back in C. None when it may not be: orjson refuses it (bytes,
     sets, Decimal, keys that are not strings, integers past 64 bits, lone surrogates), or writes
-    null (for None, but also for NaN and infinities), or it may nest past MAX_DEPTH."""
+    null (for None, but also for NaN and infinities), or it nests past MAX_DEPTH."""
     try:
         text = orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError too
         return None
-    if b"null" in text or text.count(b"[") + text.count(b"{") > MAX_DEPTH:
+    if b"null" in text or _too_deep(value, text):
         return None
     return orjson.loads(text)
