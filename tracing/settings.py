@@ -172,6 +172,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup would close the database connections before and after every task; closing
+# them is left to tracing.celery, as Django does per request (CONN_MAX_AGE, health checks).
+CELERY_DB_REUSE_MAX = 2**62
 # Seconds an enqueue may wait on an unreachable broker before giving up (the sweep re-drives).
 SAGATRACE_ENQUEUE_TIMEOUT = env_int("SAGATRACE_ENQUEUE_TIMEOUT", 2)
 

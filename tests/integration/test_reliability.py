@@ -267,3 +267,37 @@ def test_gunicorn_web_process_queues_to_the_configured_broker(api_key, services,
     finally:
         web.terminate()
         web.wait(10)
+
+
+def _worker_backends():
+    """(pid, start) of the client connections to the test database other than this test's own."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        return set(cursor.fetchall())
+
+
+def test_the_worker_keeps_its_database_connection_and_replaces_one_the_server_dropped(client, api_key, services):
+    """A batch is not worth a new PostgreSQL backend (Celery's default closes the connection around
+    every task), but a connection that died between tasks must not fail the next batch."""
+    redis, worker = services
+    worker()
+
+    def index_one():
+        trace_id, spans = agent_trace()
+        assert post(client, request(spans), api_key).status_code == 200
+        wait_until(lambda: Run.objects.filter(trace_id=trace_id).exists(), 30, "the run indexed")
+
+    index_one()
+    kept = _worker_backends()
+    assert len(kept) == 1
+    index_one()
+    assert _worker_backends() == kept  # the same backend, not a new one per task
+
+    (pid, _), = kept
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    wait_until(lambda: not _worker_backends(), 10, "the backend to end")
+    index_one()  # the health check before the task's first query replaces the dead connection
+    assert len(_worker_backends()) == 1 and _worker_backends() != kept
+    assert not IngestBatch.objects.exclude(status=IngestBatch.INDEXED).exists()
