@@ -50,6 +50,7 @@ def mark_duplicates(project_id: int, trace_ids: Iterable[str], grown: dict[str, 
     whose only change is those steps. One that pairs with no step, stored or new, changes no
     pairing, so its trace is left as it is without reading the trace's LLM steps."""
     from tracing.models import Step
+    from tracing.step_keys import of_runs
 
     trace_ids = list(trace_ids)
     if grown:
@@ -57,7 +58,7 @@ def mark_duplicates(project_id: int, trace_ids: Iterable[str], grown: dict[str, 
         trace_ids = [t for t in trace_ids if t not in grown or t in paired]
     if not trace_ids:
         return set()
-    steps = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids, kind="llm")
+    steps = of_runs(project_id, trace_ids).filter(kind="llm")
     by_trace: dict[str, list[dict]] = defaultdict(list)
     for row in steps.values(*_FIELDS):
         by_trace[row["trace_id"]].append(row)
@@ -89,7 +90,7 @@ def mark_duplicates(project_id: int, trace_ids: Iterable[str], grown: dict[str, 
 def pairing(project_id: int, grown: dict[str, list[dict]]) -> set[str]:
     """The traces of `grown` where a new LLM step forms a candidate pair (candidate_pairs) with a
     stored LLM step or another new one: its parent, its child, or an overlapping sibling."""
-    from tracing.models import Step
+    from tracing.step_keys import of_runs
 
     new = {t: [s for s in steps if s["kind"] == "llm"] for t, steps in grown.items()}
     new = {t: steps for t, steps in new.items() if steps}
@@ -102,8 +103,7 @@ def pairing(project_id: int, grown: dict[str, list[dict]]) -> set[str]:
     near = (Q(span_id__in=parents) | Q(parent_span_id__in=spans)
             | Q(parent_span_id__in=parents, start_ns__lte=max(s["end_ns"] for steps in rest.values() for s in steps),
                 end_ns__gte=min(s["start_ns"] for steps in rest.values() for s in steps)))
-    for t, span_id, parent, start, end in (Step.objects.filter(project_id=project_id, trace_id__in=sorted(rest),
-                                                               kind="llm").filter(near)
+    for t, span_id, parent, start, end in (of_runs(project_id, rest).filter(kind="llm").filter(near)
                                            .values_list("trace_id", "span_id", "parent_span_id", "start_ns", "end_ns")):
         stored = {"span_id": span_id, "parent_span_id": parent, "start_ns": start, "end_ns": end}
         if t not in out and any(n["span_id"] != span_id and _pair(n, stored) for n in rest[t]):

@@ -23,7 +23,7 @@ from tracing.models import Run, SearchDocument, Step
 from tracing.spend_models import MONEY_UNIT
 from tracing.redaction import redactor_for
 from tracing.spans import SpanRecord
-from tracing.step_keys import by_trace, keyed
+from tracing.step_keys import by_trace, keyed, of_runs
 from tracing.steps import StepData
 
 LATEST_DOCUMENTS = 8  # the search documents of a run whose words a new one leaves out (index_words)
@@ -170,7 +170,7 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     del clean, seen
 
     lock_traces(project_id, trace_ids)
-    stored = dict(((t, s), v) for t, s, v in keyed(Step.objects.filter(project_id=project_id), by_trace(latest))
+    stored = dict(((t, s), v) for t, s, v in keyed(project_id, by_trace(latest))
                   .values_list("trace_id", "span_id", "version"))
     rows, stale = [], set()
     for step in built:
@@ -201,7 +201,7 @@ def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) 
         seen: dict[str, set[str]] = {}
         for trace_id in rebuilt:
             words[trace_id], seen[trace_id] = set(), set()
-        for step in Step.objects.filter(project_id=project_id, trace_id__in=sorted(rebuilt)).only(
+        for step in of_runs(project_id, rebuilt).only(
                 "trace_id", *search.CONTENT_FIELDS):
             words[step.trace_id] |= search.step_words(step, seen[step.trace_id])
     # A run indexed before keeps the words its documents hold: only the others go in (each word of
@@ -286,8 +286,7 @@ def models_used(project_id: int, trace_ids: list[str]) -> dict[str, list[str]]:
     """{trace_id: the models of its LLM calls (duplicates left out), in the order of their first call;
     two first called at the same nanosecond: by name}."""
     models: dict[str, list[str]] = {t: [] for t in trace_ids}
-    for row in sorted(Step.objects.filter(project_id=project_id, trace_id__in=trace_ids, kind__in=TOKEN_KINDS,
-                                          duplicate_of="").exclude(model="")
+    for row in sorted(of_runs(project_id, trace_ids).filter(kind__in=TOKEN_KINDS, duplicate_of="").exclude(model="")
                       .values("trace_id", "model").annotate(first=Min("start_ns")),
                       key=lambda r: (r["first"], r["model"])):
         models[row["trace_id"]].append(row["model"])
@@ -296,7 +295,7 @@ def models_used(project_id: int, trace_ids: list[str]) -> dict[str, list[str]]:
 
 def rebuild_runs(project_id: int, trace_ids: list[str], now: datetime) -> list[Run]:
     """These runs' Run rows from all their Steps (not saved)."""
-    steps = Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+    steps = of_runs(project_id, trace_ids)
     llm = Q(kind__in=TOKEN_KINDS, duplicate_of="")  # dedupe: duplicates count toward no total
     totals = {
         row["trace_id"]: row

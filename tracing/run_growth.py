@@ -20,7 +20,7 @@ from typing import Any
 from django.db import connection
 
 from tracing import indexer  # it imports this module: its names are read at call time
-from tracing.models import Run, Step
+from tracing.models import Run
 from tracing.spend import STEP_VALUES, TOKENS
 from tracing.step_keys import keyed
 
@@ -59,7 +59,7 @@ def read(project_id: int, new: dict[str, set[str]]) -> dict[str, list[dict[str, 
     out: dict[str, list[dict]] = {}
     if not new:
         return out
-    for s in keyed(Step.objects.filter(project_id=project_id), new).order_by("trace_id", "start_ns", "span_id").values(
+    for s in keyed(project_id, new).order_by("trace_id", "start_ns", "span_id").values(
             "trace_id", *VALUES):
         out.setdefault(s["trace_id"], []).append(s)
     return out
@@ -83,7 +83,7 @@ def _keep_context(project_id: int, runs: dict[str, Run], steps: dict[str, list[d
     if not doubt:
         return
     roots: dict[str, dict] = {}
-    for row in keyed(Step.objects.filter(project_id=project_id), {t: [runs[t].root_span_id] for t in doubt}).values(
+    for row in keyed(project_id, {t: [runs[t].root_span_id] for t in doubt}).values(
             "trace_id", *(source for _, source in CONTEXT)):
         roots[row["trace_id"]] = row
     for t, fields in doubt.items():

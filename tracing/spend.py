@@ -27,7 +27,7 @@ from django.db.models import Exists, OuterRef, Q, Sum
 
 from tracing import bulk, pricing
 from tracing.spend_models import MONEY_UNIT, SUMMED, TOTALS, SpendBucket, SpendHour, SpendRun
-from tracing.step_keys import keyed
+from tracing.step_keys import keyed, of_runs
 from tracing.steps import COST_COMPUTED
 
 ANSWER = "answer / no tool"
@@ -199,10 +199,8 @@ def costliest_step(steps: list[dict[str, Any]]) -> tuple[str, int] | None:
 
 def read_steps(project_id: int, trace_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """{trace_id: its steps as STEP_VALUES dicts, by start}: what the attribution reads."""
-    from tracing.models import Step
-
     steps: dict[str, list[dict]] = defaultdict(list)
-    for s in (Step.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+    for s in (of_runs(project_id, trace_ids)
               .order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES)):
         steps[s["trace_id"]].append(s)
     return steps
@@ -227,12 +225,10 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]]) -> tu
     What is read of the rest of the run into Python does not grow with it: its spend rows, and the
     ancestors of the new steps up to the nearest carrying an agent. PostgreSQL still scans the
     run's steps for those whose parent is a new step (no index leads with parent_span_id)."""
-    from tracing.models import Step
-
     new = {t: {s["span_id"] for s in steps} for t, steps in added.items()}
     trace_ids = sorted(new)
-    hanging = {t for t, span_id, parent in Step.objects.filter(
-        project_id=project_id, trace_id__in=trace_ids, parent_span_id__in={s for spans in new.values() for s in spans}
+    hanging = {t for t, span_id, parent in of_runs(project_id, trace_ids).filter(
+        parent_span_id__in={s for spans in new.values() for s in spans}
     ).values_list("trace_id", "span_id", "parent_span_id") if parent in new[t] and span_id not in new[t]}
     trace_ids = [t for t in trace_ids if t not in hanging]
     first: dict[str, dict[tuple[str, str], datetime]] = defaultdict(dict)  # the run's first hour of each key
@@ -284,8 +280,6 @@ def lineage(project_id: int, steps: dict[str, list[dict[str, Any]]], also: dict[
     agent (what _agents reads for them), and the `also` steps; each with span_id, parent_span_id,
     agent_name and start_ns. One query per level of the tree walked up, LINEAGE_LEVELS at most:
     a run nested deeper (a chain of spans without an agent) has all its steps read instead."""
-    from tracing.models import Step
-
     fields = ("trace_id", "span_id", "parent_span_id", "agent_name", "start_ns")
     known = {t: {s["span_id"]: s for s in rows} for t, rows in steps.items()}
     want = {t: set(also.get(t, ())) | {s["parent_span_id"] for s in rows if not s["agent_name"]}
@@ -294,8 +288,7 @@ def lineage(project_id: int, steps: dict[str, list[dict[str, Any]]], also: dict[
         want = {t: missing for t, spans in want.items() if (missing := {s for s in spans if s and s not in known[t]})}
         if not want:
             break
-        rows = Step.objects.filter(project_id=project_id)
-        rows = keyed(rows, want) if level < LINEAGE_LEVELS else rows.filter(trace_id__in=sorted(want))
+        rows = keyed(project_id, want) if level < LINEAGE_LEVELS else of_runs(project_id, want)
         found: dict[str, set[str]] = defaultdict(set)
         for t, span_id, parent, agent, start_ns in rows.values_list(*fields):
             known[t].setdefault(span_id, {"span_id": span_id, "parent_span_id": parent, "agent_name": agent,

@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from tracing.models import Run, Step
+from tracing.models import Run
 from tracing.spend import from_units, to_units
 from tracing.spend_models import DIMENSIONS, MONEY_UNIT, SUMMED, TOTALS, SpendBucket, SpendHour, SpendRun
 from tracing.step_keys import by_trace, keyed
@@ -382,7 +382,7 @@ def top_steps(project, f: SpendFilters, n: int = 10) -> list[dict[str, Any]]:
     order = ("-top_step_units", "-started_at")
     ids = runs(project, f).filter(top_step_units__isnull=False).order_by(*order).values("id")[:n]
     tops = list(SpendRun.objects.filter(id__in=ids).order_by(*order).values_list("trace_id", "top_span_id"))
-    found = {(s["trace_id"], s["span_id"]): s for s in keyed(Step.objects.filter(project=project), by_trace(tops)).values(
+    found = {(s["trace_id"], s["span_id"]): s for s in keyed(project.id, by_trace(tops)).values(
         "trace_id", "span_id", "name", "kind", "model", "provider", "tool_name", "cost_usd", "cost_source",
         "cost_note", "input_tokens", "output_tokens", "start_ns")}
     return [found[k] for k in tops if k in found]

@@ -1,14 +1,19 @@
-"""Steps looked up by their key, (trace_id, span_id): the indexer reads the steps it just wrote,
-their parents, a run's root.
+"""A project's steps by key, (trace_id, span_id), or by run: what the indexer reads back under its
+trace locks (the steps it just wrote, their parents, a run's root, all the steps of a run).
 
-`trace_id IN (…) AND span_id IN (…)` alone also matches the pairs crossed between traces. As a
-join with the keys only, `(trace_id, span_id) IN (SELECT * FROM unnest(…))`, PostgreSQL probes
-the unique index once per key when its statistics know the project (0.24 ms for 16 keys of a
-4,000-step run, against 2 ms for the IN lists). But for a project newer than its statistics it
-joined the keys against every step of the project (11 ms at 3,000 steps, growing with the
-project until the next ANALYZE), and so on a table never analyzed. Both together: the IN lists
-bound the scan by the runs looked up whatever the statistics, the join keeps only the pairs
-(docs/performance.md, sixth session). SQLite gets the pairs as a VALUES list.
+On PostgreSQL each run or key is looked up in the (project_id, trace_id, …) indexes, whatever the
+table's statistics say. Written as `project_id = … AND trace_id IN (…)`, the planner estimated how
+many steps the lists select from statistics; without any (a table never analyzed: autovacuum off
+or behind) it took a run list of 140 runs to select 70% of the table and read every step of the
+project instead, 50,000 pages a lookup at 200,000 steps, 300 ms to 2 s, each under the trace
+locks (docs/performance.md, eighth session); with statistics older than the project (a new
+project) the key lists did the same. Here the ids come from one index probe per run or key, a
+LATERAL subquery that its LIMIT or OFFSET keeps from being flattened into a join, so the plan
+cannot become a scan of the project; the query then reads those ids by primary key, with no
+condition on the project left for the planner to prefer (the ids are the project's). Without
+statistics a key's probe may go through the run's index rather than the unique one and read up
+to the run's steps: bounded by the runs asked, never the project. SQLite gets the pairs as a
+VALUES list and the runs as an IN list.
 """
 from __future__ import annotations
 
@@ -16,6 +21,12 @@ from collections.abc import Iterable
 
 from django.db import connection
 from django.db.models import QuerySet
+
+from tracing.models import Step
+
+_TABLE = Step._meta.db_table
+_PROBED = (f'"{_TABLE}"."id" = ANY(ARRAY(SELECT found.id FROM unnest({{arrays}}) AS u({{names}}) CROSS JOIN LATERAL '
+           f'(SELECT s.id FROM "{_TABLE}" s WHERE s.project_id = %s AND {{match}}) found))')
 
 
 def by_trace(keys: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
@@ -26,16 +37,27 @@ def by_trace(keys: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
     return out
 
 
-def keyed(steps: QuerySet, keys: dict[str, Iterable[str]]) -> QuerySet:
-    """`steps` (a Step queryset filtered on one project) narrowed to these {trace_id: span ids}.
-    The condition names the table unaliased: not for a queryset used as a subquery."""
+def keyed(project_id: int, keys: dict[str, Iterable[str]]) -> QuerySet:
+    """The project's steps with these {trace_id: span ids}: exactly those pairs."""
     pairs = [(t, s) for t, spans in keys.items() for s in spans]
     if not pairs:
-        return steps.none()
-    columns = '("{0}"."trace_id", "{0}"."span_id")'.format(steps.model._meta.db_table)
+        return Step.objects.none()
     if connection.vendor == "postgresql":
-        traces, spans = [t for t, _ in pairs], [s for _, s in pairs]
-        return steps.filter(trace_id__in=sorted(set(traces)), span_id__in=sorted(set(spans))).extra(
-            where=[f"{columns} IN (SELECT * FROM unnest(%s::text[], %s::text[]))"], params=[traces, spans])
+        where = _PROBED.format(arrays="%s::text[], %s::text[]", names="t, p",
+                               match="s.trace_id = u.t AND s.span_id = u.p LIMIT 1")
+        return Step.objects.extra(where=[where], params=[[t for t, _ in pairs], [s for _, s in pairs], project_id])
+    steps = Step.objects.filter(project_id=project_id)
+    columns = f'("{_TABLE}"."trace_id", "{_TABLE}"."span_id")'
     return steps.extra(where=[f"{columns} IN (VALUES {', '.join(['(%s, %s)'] * len(pairs))})"],
                        params=[v for pair in pairs for v in pair])
+
+
+def of_runs(project_id: int, trace_ids: Iterable[str]) -> QuerySet:
+    """The project's steps of these runs."""
+    traces = sorted(set(trace_ids))
+    if not traces:
+        return Step.objects.none()
+    if connection.vendor == "postgresql":
+        where = _PROBED.format(arrays="%s::text[]", names="t", match="s.trace_id = u.t OFFSET 0")
+        return Step.objects.extra(where=[where], params=[traces, project_id])
+    return Step.objects.filter(project_id=project_id, trace_id__in=traces)

@@ -1,8 +1,12 @@
-"""tracing.step_keys.keyed: steps by (trace_id, span_id), exactly those pairs, on both databases."""
-import pytest
+"""tracing.step_keys: a project's steps by (trace_id, span_id) or by run, exactly those, on both
+databases; on PostgreSQL without reading the rest of the project, whatever its statistics."""
+import json
 
-from tracing.models import Step
-from tracing.step_keys import by_trace, keyed
+import pytest
+from django.db import connection
+
+from tracing.models import Project, Step
+from tracing.step_keys import by_trace, keyed, of_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -16,16 +20,68 @@ def test_only_the_pairs_asked_for_even_where_span_ids_cross_between_traces(proje
     for trace_id in (a, b):
         for span_id in ("1" * 16, "2" * 16):
             step(project, trace_id, span_id)
-    found = set(keyed(Step.objects.filter(project=project), {a: ["1" * 16], b: ["2" * 16]})
-                .values_list("trace_id", "span_id"))
+    found = set(keyed(project.id, {a: ["1" * 16], b: ["2" * 16]}).values_list("trace_id", "span_id"))
     assert found == {(a, "1" * 16), (b, "2" * 16)}  # not (a, "2…") nor (b, "1…")
-    assert not keyed(Step.objects.filter(project=project), {}).exists()
+    assert not keyed(project.id, {}).exists()
     assert by_trace([(a, "1"), (a, "2"), (b, "1")]) == {a: {"1", "2"}, b: {"1"}}
 
 
-def test_another_project_s_steps_are_not_found(project):
-    from tracing.models import Project
+def test_the_steps_of_the_runs_asked_for_and_no_others(project):
+    other = Project.objects.create(name="Other", slug="other")
+    a, b, c = "a" * 32, "b" * 32, "c" * 32
+    for trace_id, span_id in ((a, "1" * 16), (a, "2" * 16), (b, "3" * 16), (c, "4" * 16)):
+        step(project, trace_id, span_id)
+    step(other, a, "5" * 16)
+    assert set(of_runs(project.id, [a, b, a]).values_list("trace_id", "span_id")) == {
+        (a, "1" * 16), (a, "2" * 16), (b, "3" * 16)}
+    assert not of_runs(project.id, []).exists()
+    assert of_runs(project.id, {b: ["x"]}).get().span_id == "3" * 16  # a dict's keys are its runs
 
+
+def test_another_project_s_steps_are_not_found(project):
     other = Project.objects.create(name="Other", slug="other")
     step(other, "c" * 32, "3" * 16)
-    assert not keyed(Step.objects.filter(project=project), {"c" * 32: ["3" * 16]}).exists()
+    assert not keyed(project.id, {"c" * 32: ["3" * 16]}).exists()
+    assert not of_runs(project.id, ["c" * 32]).exists()
+
+
+def _rows_read(queryset) -> int:
+    """Rows of tracing_step the plan of `queryset` read: returned by its scans or removed by their filters."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    total, stack = 0, [plan[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.get("Plans", ()))
+        if node.get("Relation Name") == "tracing_step":
+            total += (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+                      + node.get("Rows Removed by Index Recheck", 0)) * node["Actual Loops"]
+    return total
+
+
+@pytest.mark.pg_only
+def test_a_lookup_reads_the_runs_asked_for_not_the_project_whatever_the_statistics(project):
+    """A project newer than the table's statistics: PostgreSQL believes it holds no steps. Planned
+    from the lists alone, the lookups read all of its steps (and all of a table never analyzed)."""
+    from tracing import bulk
+
+    other = Project.objects.create(name="Other", slug="other")
+    for i in range(50):
+        step(other, f"{i:032x}", f"{i:016x}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tracing_step")
+    traces = [f"{t:032x}" for t in range(300)]
+    bulk.insert(Step, [Step(project=project, trace_id=t, span_id=f"{i:016x}", name="x", start_ns=i, end_ns=i)
+                       for t in traces for i in range(20)])
+    asked = traces[::20]  # 15 runs of 20 steps, of 6,000
+    runs = of_runs(project.id, asked)
+    assert runs.count() == 300
+    assert _rows_read(runs.filter(kind="other").values_list("trace_id", "span_id")) <= 2 * 300
+    keys = {t: [f"{i:016x}" for i in range(0, 20, 4)] for t in asked}  # 75 steps
+    assert keyed(project.id, keys).count() == 75
+    # At worst each key's probe reads its run's steps (the run's index is as good as the unique one
+    # to a planner that believes the project empty): bounded by the runs asked.
+    assert _rows_read(keyed(project.id, keys).values_list("trace_id", "span_id", "version")) <= 75 * 20
