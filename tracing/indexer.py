@@ -197,7 +197,7 @@ def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) 
     """One search document per run: the distinct words of the steps just written; the runs in
     `rebuilt` get theirs from all their stored steps instead, replacing the ones they had."""
     if rebuilt:
-        SearchDocument.objects.filter(project_id=project_id, trace_id__in=sorted(rebuilt)).delete()
+        of_runs(project_id, rebuilt, SearchDocument).delete()
         seen: dict[str, set[str]] = {}
         for trace_id in rebuilt:
             words[trace_id], seen[trace_id] = set(), set()
@@ -257,8 +257,8 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     streaming in batch by batch then costs each batch what its new steps cost, not its length."""
     now = datetime.now(dt_timezone.utc)
     # The context of the runs that existed: a run first seen now has nothing to add to.
-    before = {t: (agent, user, session, tags) for t, agent, user, session, tags in Run.objects.filter(
-        project_id=project_id, trace_id__in=sorted(added)).values_list(
+    before = {t: (agent, user, session, tags) for t, agent, user, session, tags in of_runs(
+        project_id, added, Run).values_list(
         "trace_id", "agent", "user_id", "session_id", "tags")} if added else {}
     added = {t: spans for t, spans in (added or {}).items() if t in before}
     new_steps = run_growth.read(project_id, added)

@@ -22,7 +22,7 @@ from django.db import connection
 from tracing import indexer  # it imports this module: its names are read at call time
 from tracing.models import Run
 from tracing.spend import STEP_VALUES, TOKENS
-from tracing.step_keys import keyed
+from tracing.step_keys import keyed, of_runs
 
 CONTEXT = (("agent", "agent_name"), ("session_id", "session_id"), ("user_id", "user_id"), ("tags", "tags"))
 # What the run's totals, the duplicate check (tracing.dedupe) and the spend rows (tracing.spend) read of a new step.
@@ -34,7 +34,7 @@ def grow(project_id: int, steps: dict[str, list[dict[str, Any]]], now: datetime)
     this transaction inserted, as `read` gives them}) whose row can be brought up to date from those."""
     if connection.vendor != "postgresql" or not steps:
         return {}
-    runs = {r.trace_id: r for r in Run.objects.filter(project_id=project_id, trace_id__in=sorted(steps))
+    runs = {r.trace_id: r for r in of_runs(project_id, steps, Run)
             if _kept_exactly(r) and all(s["parent_span_id"] for s in steps[r.trace_id])}  # a new root: rebuilt
     _keep_context(project_id, runs, steps)
     models = _models_moving(project_id, runs, steps)

@@ -232,13 +232,13 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]]) -> tu
     ).values_list("trace_id", "span_id", "parent_span_id") if parent in new[t] and span_id not in new[t]}
     trace_ids = [t for t in trace_ids if t not in hanging]
     first: dict[str, dict[tuple[str, str], datetime]] = defaultdict(dict)  # the run's first hour of each key
-    for t, hour, dim, key in (SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+    for t, hour, dim, key in (of_runs(project_id, trace_ids, SpendBucket)
                               .values_list("trace_id", "hour", "dimension", "key")):
         if (dim, key) not in first[t] or hour < first[t][(dim, key)]:
             first[t][(dim, key)] = hour
     runs = _runs(project_id, trace_ids)
-    tops = {t: (span_id, units) for t, span_id, units in SpendRun.objects.filter(
-        project_id=project_id, trace_id__in=trace_ids, top_step_units__isnull=False).values_list(
+    tops = {t: (span_id, units) for t, span_id, units in of_runs(project_id, trace_ids, SpendRun).filter(
+        top_step_units__isnull=False).values_list(
         "trace_id", "top_span_id", "top_step_units")}
     tree = lineage(project_id, {t: added.get(t, []) for t in trace_ids},
                    {t: {tops[t][0]} for t in trace_ids if t in tops})
@@ -264,7 +264,7 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]]) -> tu
     gained: dict[tuple, list[int]] = {}
     if done:
         _upsert_cells(project_id, cells, "+", model=SpendBucket)
-        SpendRun.objects.filter(project_id=project_id, trace_id__in=sorted(done)).delete()
+        of_runs(project_id, done, SpendRun).delete()
         bulk.insert(SpendRun, run_rows)
         for (t, *cell), amounts in cells:
             _add(gained, tuple(cell), amounts)
@@ -331,7 +331,7 @@ def _runs(project_id: int, trace_ids: list[str]) -> dict[str, dict[str, Any]]:
     """What the attribution reads of these runs' Run rows (recomputed first)."""
     from tracing.models import Run
 
-    return {r["trace_id"]: r for r in Run.objects.filter(project_id=project_id, trace_id__in=trace_ids).values(
+    return {r["trace_id"]: r for r in of_runs(project_id, trace_ids, Run).values(
         "trace_id", "agent", "user_id", "session_id", "tags", "started_at", "status", "cost_usd", "unpriced_calls")}
 
 
@@ -360,10 +360,10 @@ def _add(cells: dict[tuple, list[int]], cell: tuple, amounts: list[int]) -> None
 def _delete_spend_rows(project_id: int, trace_ids: list[str]) -> dict[tuple, list[int]]:
     """Delete the runs' SpendBucket and SpendRun rows; return what the buckets held, summed per
     (hour, dimension, key): the amounts SpendHour counts for these runs now."""
-    stored = SpendBucket.objects.filter(project_id=project_id, trace_id__in=trace_ids)
+    stored = of_runs(project_id, trace_ids, SpendBucket)
     old = bucket_sums(stored)
     stored.delete()
-    SpendRun.objects.filter(project_id=project_id, trace_id__in=trace_ids).delete()
+    of_runs(project_id, trace_ids, SpendRun).delete()
     return old
 
 
