@@ -58,7 +58,7 @@ def mark_duplicates(project_id: int, trace_ids: Iterable[str], grown: dict[str, 
         trace_ids = [t for t in trace_ids if t not in grown or t in paired]
     if not trace_ids:
         return set()
-    steps = of_runs(project_id, trace_ids).filter(kind="llm")
+    steps = of_runs(project_id, trace_ids, where=Q(kind="llm"))
     by_trace: dict[str, list[dict]] = defaultdict(list)
     for row in steps.values(*_FIELDS):
         by_trace[row["trace_id"]].append(row)
@@ -103,7 +103,7 @@ def pairing(project_id: int, grown: dict[str, list[dict]]) -> set[str]:
     near = (Q(span_id__in=parents) | Q(parent_span_id__in=spans)
             | Q(parent_span_id__in=parents, start_ns__lte=max(s["end_ns"] for steps in rest.values() for s in steps),
                 end_ns__gte=min(s["start_ns"] for steps in rest.values() for s in steps)))
-    for t, span_id, parent, start, end in (of_runs(project_id, rest).filter(kind="llm").filter(near)
+    for t, span_id, parent, start, end in (of_runs(project_id, rest, where=Q(kind="llm") & near)
                                            .values_list("trace_id", "span_id", "parent_span_id", "start_ns", "end_ns")):
         stored = {"span_id": span_id, "parent_span_id": parent, "start_ns": start, "end_ns": end}
         if t not in out and any(n["span_id"] != span_id and _pair(n, stored) for n in rest[t]):

@@ -286,7 +286,8 @@ def models_used(project_id: int, trace_ids: list[str]) -> dict[str, list[str]]:
     """{trace_id: the models of its LLM calls (duplicates left out), in the order of their first call;
     two first called at the same nanosecond: by name}."""
     models: dict[str, list[str]] = {t: [] for t in trace_ids}
-    for row in sorted(of_runs(project_id, trace_ids).filter(kind__in=TOKEN_KINDS, duplicate_of="").exclude(model="")
+    llm_models = Q(kind__in=TOKEN_KINDS, duplicate_of="") & ~Q(model="")
+    for row in sorted(of_runs(project_id, trace_ids, where=llm_models)
                       .values("trace_id", "model").annotate(first=Min("start_ns")),
                       key=lambda r: (r["first"], r["model"])):
         models[row["trace_id"]].append(row["model"])

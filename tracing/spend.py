@@ -227,8 +227,8 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]]) -> tu
     run's steps for those whose parent is a new step (no index leads with parent_span_id)."""
     new = {t: {s["span_id"] for s in steps} for t, steps in added.items()}
     trace_ids = sorted(new)
-    hanging = {t for t, span_id, parent in of_runs(project_id, trace_ids).filter(
-        parent_span_id__in={s for spans in new.values() for s in spans}
+    hanging = {t for t, span_id, parent in of_runs(project_id, trace_ids, where=Q(
+        parent_span_id__in={s for spans in new.values() for s in spans})
     ).values_list("trace_id", "span_id", "parent_span_id") if parent in new[t] and span_id not in new[t]}
     trace_ids = [t for t in trace_ids if t not in hanging]
     first: dict[str, dict[tuple[str, str], datetime]] = defaultdict(dict)  # the run's first hour of each key

@@ -8,27 +8,34 @@ many steps the lists select from statistics; without any (a table never analyzed
 or behind) it took a run list of 140 runs to select 70% of the table and read every step of the
 project instead, 50,000 pages a lookup at 200,000 steps, 300 ms to 2 s, each under the trace
 locks (docs/performance.md, eighth session); with statistics older than the project (a new
-project) the key lists did the same. Here the ids come from one index probe per run or key, a
-LATERAL subquery that its LIMIT or OFFSET keeps from being flattened into a join, so the plan
-cannot become a scan of the project; the query then reads those ids by primary key, with no
-condition on the project left for the planner to prefer (the ids are the project's). In the
-probe the project is a value the planner cannot look up in the statistics, `(SELECT %s)`: a
-project they do not know would be estimated at one row, and every index that starts with the
-project (a Run has four) would look as good as the one that also holds the trace. SQLite gets the
-pairs as a VALUES list and the runs as an IN list.
+project) the key lists did the same.
+
+Here one index probe per run or key, in a LATERAL subquery that its LIMIT or OFFSET keeps from
+being flattened into a join, finds the rows' physical addresses (ctid), and the query fetches
+those, with no condition on the project left for the planner to prefer; so the plan cannot become
+a scan of the project. Two details keep the probe on the right index when the planner believes
+the project empty and any index looks as good as another: the project is `(SELECT %s)`, a value
+it cannot look up in the statistics (otherwise every index that starts with the project, four for
+a Run, looked as good as the one that also holds the trace), and a key's span is asked for as a
+range, in the order of the unique index (otherwise the run index looked as good, and read the
+run's steps up to the key: 2,000 for a long run's). `where` conditions are checked inside the
+probe, so that a run's rows are read once. SQLite gets the pairs as a VALUES list and the runs as
+an IN list.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from tracing.models import Step
 
 _TABLE = Step._meta.db_table
-_PROBED = ('"{table}"."id" = ANY(ARRAY(SELECT found.id FROM unnest({arrays}) AS u({names}) CROSS JOIN LATERAL '
-           '(SELECT s.id FROM "{table}" s WHERE s.project_id = (SELECT %s) AND {match}) found))')
+# The inner table is not aliased, so that a condition Django compiled for the model's table applies
+# to it (the innermost name wins).
+_PROBED = ('"{table}".ctid = ANY(ARRAY(SELECT found.ctid FROM unnest({arrays}) AS u({names}) CROSS JOIN LATERAL '
+           '(SELECT "{table}".ctid FROM "{table}" WHERE "{table}".project_id = (SELECT %s) AND {match}) found))')
 
 
 def by_trace(keys: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
@@ -46,7 +53,8 @@ def keyed(project_id: int, keys: dict[str, Iterable[str]]) -> QuerySet:
         return Step.objects.none()
     if connection.vendor == "postgresql":
         where = _PROBED.format(table=_TABLE, arrays="%s::text[], %s::text[]", names="t, p",
-                               match="s.trace_id = u.t AND s.span_id = u.p LIMIT 1")
+                               match=f'"{_TABLE}".trace_id = u.t AND "{_TABLE}".span_id >= u.p '  # = u.p: see above
+                                     f'AND "{_TABLE}".span_id <= u.p ORDER BY "{_TABLE}".span_id LIMIT 1')
         return Step.objects.extra(where=[where], params=[[t for t, _ in pairs], [s for _, s in pairs], project_id])
     steps = Step.objects.filter(project_id=project_id)
     columns = f'("{_TABLE}"."trace_id", "{_TABLE}"."span_id")'
@@ -54,14 +62,25 @@ def keyed(project_id: int, keys: dict[str, Iterable[str]]) -> QuerySet:
                        params=[v for pair in pairs for v in pair])
 
 
-def of_runs(project_id: int, trace_ids: Iterable[str], model: type[Model] = Step) -> QuerySet:
+def of_runs(project_id: int, trace_ids: Iterable[str], model: type[Model] = Step, where: Q | None = None
+            ) -> QuerySet:
     """The project's steps of these runs; or its rows of another model with a trace_id and an index
-    that leads with (project, trace_id): Run, SearchDocument, SpendBucket, SpendRun."""
+    that leads with (project, trace_id): Run, SearchDocument, SpendBucket, SpendRun. `where`, a
+    condition on the model's own fields, is checked as each run's rows are read, so that only the
+    rows that meet it are fetched again (a run streaming in has its few new steps' children looked
+    for among thousands)."""
     traces = sorted(set(trace_ids))
     if not traces:
         return model.objects.none()
     if connection.vendor == "postgresql":
-        where = _PROBED.format(table=model._meta.db_table, arrays="%s::text[]", names="t",
-                               match="s.trace_id = u.t OFFSET 0")
-        return model.objects.extra(where=[where], params=[traces, project_id])
-    return model.objects.filter(project_id=project_id, trace_id__in=traces)
+        table = model._meta.db_table
+        match, params = f'"{table}".trace_id = u.t', []
+        if where is not None:
+            query = model.objects.filter(where).query
+            assert len(query.alias_map) == 1, "a condition on the model's own fields only"
+            sql, params = query.get_compiler(connection=connection).compile(query.where)
+            match = f"{match} AND {sql}"
+        probe = _PROBED.format(table=table, arrays="%s::text[]", names="t", match=f"{match} OFFSET 0")
+        return model.objects.extra(where=[probe], params=[traces, project_id, *params])
+    rows = model.objects.filter(project_id=project_id, trace_id__in=traces)
+    return rows.filter(where) if where is not None else rows

@@ -38,6 +38,18 @@ def test_the_steps_of_the_runs_asked_for_and_no_others(project):
     assert of_runs(project.id, {b: ["x"]}).get().span_id == "3" * 16  # a dict's keys are its runs
 
 
+def test_a_condition_given_with_the_runs_selects_among_their_steps(project):
+    from django.db.models import Q
+
+    a, b = "a" * 32, "b" * 32
+    for trace_id, span_id, kind in ((a, "1" * 16, "llm"), (a, "2" * 16, "tool"), (b, "3" * 16, "llm"),
+                                    ("c" * 32, "4" * 16, "llm")):
+        Step.objects.create(project=project, trace_id=trace_id, span_id=span_id, name="x", kind=kind,
+                            start_ns=0, end_ns=0)
+    found = of_runs(project.id, [a, b], where=Q(kind="llm") & ~Q(span_id="3" * 16))
+    assert set(found.values_list("trace_id", "span_id")) == {(a, "1" * 16)}
+
+
 def test_another_project_s_steps_are_not_found(project):
     other = Project.objects.create(name="Other", slug="other")
     step(other, "c" * 32, "3" * 16)
