@@ -68,7 +68,8 @@ def of_runs(project_id: int, trace_ids: Iterable[str], model: type[Model] = Step
     that leads with (project, trace_id): Run, SearchDocument, SpendBucket, SpendRun. `where`, a
     condition on the model's own fields, is checked as each run's rows are read, so that only the
     rows that meet it are fetched again (a run streaming in has its few new steps' children looked
-    for among thousands)."""
+    for among thousands). To update or delete through it, hold the runs' trace locks, as every
+    writer of these rows does: a row another transaction updated meanwhile has a new address."""
     traces = sorted(set(trace_ids))
     if not traces:
         return model.objects.none()

@@ -102,13 +102,12 @@ def test_a_lookup_reads_the_runs_asked_for_not_the_project_whatever_the_statisti
 def test_the_runs_own_rows_are_read_by_run_whatever_the_statistics(project):
     """The same for the rows the indexer keeps per run (Run here; spend rows and search documents go
     through the same lookup): a new project's runs are not all read to find a few."""
+    from django.utils import timezone
+
     from tracing import bulk
     from tracing.models import Run, SearchDocument
 
-    other = Project.objects.create(name="Other", slug="other")
-    from django.utils import timezone
-
-    now = timezone.now()
+    other, now = Project.objects.create(name="Other", slug="other"), timezone.now()
     bulk.insert(Run, [Run(project=other, trace_id=f"f{t:031x}", started_at=now) for t in range(3000)])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE tracing_run")
