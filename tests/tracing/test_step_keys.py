@@ -104,7 +104,7 @@ def test_the_runs_own_rows_are_read_by_run_whatever_the_statistics(project):
     through the same lookup): a new project's runs are not all read to find a few."""
     from django.utils import timezone
 
-    from tracing import bulk
+    from tracing import bulk, search
     from tracing.models import Run, SearchDocument
 
     other, now = Project.objects.create(name="Other", slug="other"), timezone.now()
@@ -117,6 +117,8 @@ def test_the_runs_own_rows_are_read_by_run_whatever_the_statistics(project):
     runs = of_runs(project.id, asked, Run)
     assert sorted(runs.values_list("trace_id", flat=True)) == asked
     assert _rows_read(runs.values_list("trace_id", "agent")) <= 2 * len(asked)
-    assert not of_runs(project.id, asked, SearchDocument).exists()
+    bulk.insert(SearchDocument, search.documents(project.id, {asked[0]: {"weather"}, traces[1]: {"lisbon"}})
+                + search.documents(other.id, {asked[0]: {"rain"}}))
+    assert list(of_runs(project.id, asked, SearchDocument).values_list("trace_id", flat=True)) == [asked[0]]
     runs.delete()
     assert Run.objects.filter(project=project).count() == 3000 - len(asked)
