@@ -117,8 +117,9 @@ def main():
     batch_ids = []
     if args.stage == "index":
         for b in data:
-            batch_ids.append(IngestBatch.objects.create(project=project, encoding=enc, body=b, span_count=512,
-                                                        status=IngestBatch.PENDING).id)
+            batch = IngestBatch.of(b, project=project, encoding=enc, span_count=512, status=IngestBatch.PENDING)
+            batch.save()
+            batch_ids.append(batch.id)
 
     parts = dict.fromkeys(("decode", "normalize", "redact", "build_step", "search_words"), 0.0)
 

@@ -67,7 +67,8 @@ def _load(ids: list[int]) -> list[IngestBatch]:
     """The claimed batches, by id. On PostgreSQL the bodies come in binary: as text, the server
     hex-encoded each 1.5 MB body and the worker decoded it (~40 ms a four-batch group)."""
     fields = [f.attname for f in IngestBatch._meta.concrete_fields  # in model order, as from_db takes them
-              if f.attname in ("id", "project_id", "encoding", "body", "attempts", "span_count")]
+              if f.attname in ("id", "project_id", "encoding", "body", "compression", "body_bytes", "attempts",
+                              "span_count")]
     if connection.vendor != "postgresql":
         return list(IngestBatch.objects.only(*fields).filter(id__in=ids).order_by("id"))
     import psycopg
@@ -82,7 +83,7 @@ def _load(ids: list[int]) -> list[IngestBatch]:
 def _index(batches: list[IngestBatch]) -> None:
     spans = []
     for batch in batches:
-        spans += otlp.decode(bytes(batch.body), batch.encoding,
+        spans += otlp.decode(batch.payload(), batch.encoding,
                              max_attribute_bytes=settings.SAGATRACE_MAX_ATTRIBUTE_BYTES).spans
     with transaction.atomic():
         _commit_without_waiting_for_disk()
@@ -106,13 +107,18 @@ def _commit_without_waiting_for_disk() -> None:
 def _claim_followers(batch_id: int, now) -> list[int]:
     """Claim the oldest pending batches of the claimed batch's project (after it), as long as
     the group stays within SAGATRACE_INDEX_GROUP_SPANS spans and SAGATRACE_INDEX_GROUP_BYTES of
-    bodies (a worker holds a group's spans several times over: agents re-sending long
+    bodies as received (a worker holds a group's spans several times over: agents re-sending long
     conversations send ~12 KB a span, and 2,048 of them took a worker past 600 MB). PostgreSQL
-    only; octet_length reads a stored body's size from its TOAST header, without reading it."""
+    only; for a body stored before sizes were recorded, octet_length reads its size from its
+    TOAST header, without reading it."""
     limit, byte_limit = settings.SAGATRACE_INDEX_GROUP_SPANS, settings.SAGATRACE_INDEX_GROUP_BYTES
     if connection.vendor != "postgresql" or limit <= 0:
         return []
     table = IngestBatch._meta.db_table
+
+    def size(alias):
+        return f"COALESCE({alias}.body_bytes, octet_length({alias}.body))"
+
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {table} SET status = %s, claimed_at = %s, attempts = attempts + 1
@@ -120,14 +126,14 @@ def _claim_followers(batch_id: int, now) -> list[int]:
                 SELECT id FROM (
                     SELECT id, sum(span_count) OVER (ORDER BY id) AS running,
                            sum(bytes) OVER (ORDER BY id) AS running_bytes FROM (
-                        SELECT b.id, b.span_count, octet_length(b.body) AS bytes FROM {table} b
+                        SELECT b.id, b.span_count, {size("b")} AS bytes FROM {table} b
                         WHERE b.project_id = (SELECT project_id FROM {table} WHERE id = %s)
                           AND b.status = %s AND b.id > %s
                         ORDER BY b.id LIMIT 64 FOR UPDATE SKIP LOCKED
                     ) candidates
                 ) ranked
                 WHERE running + (SELECT span_count FROM {table} WHERE id = %s) <= %s
-                  AND running_bytes + (SELECT octet_length(body) FROM {table} WHERE id = %s) <= %s
+                  AND running_bytes + (SELECT {size(table)} FROM {table} WHERE id = %s) <= %s
             )
             RETURNING id""",
             [IngestBatch.PROCESSING, now, batch_id, IngestBatch.PENDING, batch_id, batch_id, limit, batch_id,

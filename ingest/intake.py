@@ -1,7 +1,8 @@
 """Accept one OTLP request: bound it, validate it, store it, queue its id.
 
 Shared by the HTTP endpoint and the gRPC server. A 2xx outcome means the raw
-body is committed as an `IngestBatch`; only its id is queued, on commit.
+body is committed as an `IngestBatch` (compressed: ingest.bodies); only its id is
+queued, on commit.
 """
 from __future__ import annotations
 
@@ -103,8 +104,8 @@ def accept(project, body: bytes, *, encoding: str, content_encoding: str = "", s
 
     try:
         with transaction.atomic():
-            batch_id = store(IngestBatch(project=project, encoding=encoding, body=body, span_count=accepted,
-                                         rejected_spans=decoded.rejected, source=source))
+            batch_id = store(IngestBatch.of(body, project=project, encoding=encoding, span_count=accepted,
+                                            rejected_spans=decoded.rejected, source=source))
             transaction.on_commit(lambda: enqueue_index(batch_id))
     except DatabaseError:
         log.exception("could not store an ingest batch")

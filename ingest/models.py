@@ -13,8 +13,11 @@ class IngestBatch(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     received_at = models.DateTimeField(default=timezone.now)
-    encoding = models.CharField(max_length=10)  # protobuf | json (the body is stored decompressed)
-    body = models.BinaryField()
+    encoding = models.CharField(max_length=10)  # protobuf | json (of the body as received, after any gzip)
+    body = models.BinaryField()  # compressed as `compression` says (ingest.bodies)
+    # "" (as received) | zstd; the database default lets a web process of the previous release insert
+    compression = models.CharField(max_length=10, blank=True, default="", db_default="")
+    body_bytes = models.PositiveIntegerField(null=True)  # its size as received; null: the stored size
     span_count = models.PositiveIntegerField(default=0)
     rejected_spans = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=12, choices=STATUSES, default=PENDING)
@@ -23,6 +26,20 @@ class IngestBatch(models.Model):
     indexed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     source = models.CharField(max_length=20, default="http")  # http | grpc | import | demo
+
+    @classmethod
+    def of(cls, body: bytes, **fields) -> "IngestBatch":
+        """A batch (not saved) holding `body` as intake stores it: compressed."""
+        from ingest import bodies
+
+        stored, compression = bodies.pack(body)
+        return cls(body=stored, compression=compression, body_bytes=len(body), **fields)
+
+    def payload(self) -> bytes:
+        """The body as received (decompressed)."""
+        from ingest import bodies
+
+        return bodies.unpack(self.body, self.compression, self.body_bytes)
 
     class Meta:
         indexes = [

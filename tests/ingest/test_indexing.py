@@ -99,6 +99,34 @@ def test_sweep_redrives_a_batch_left_pending(api_key, project, settings):
     assert Run.objects.get(trace_id=trace_id).steps == 3
 
 
+def test_a_batch_stored_uncompressed_by_an_earlier_release_is_indexed(project):
+    trace_id, spans = agent_trace()
+    batch = IngestBatch.objects.create(project=project, encoding="protobuf", body=request(spans), span_count=3)
+    assert (batch.compression, batch.body_bytes) == ("", None)
+    assert indexing.index_batch(batch.id) == "indexed"
+    assert Run.objects.get(trace_id=trace_id).steps == 3
+
+
+@pytest.mark.parametrize("damage", ["truncated", "unknown compression", "size disagrees"])
+def test_a_damaged_stored_body_fails_its_batch_with_the_reason(project, settings, damage):
+    settings.SAGATRACE_MAX_INDEX_ATTEMPTS = 1
+    batch = IngestBatch.of(request(agent_trace()[1]), project=project, encoding="protobuf", span_count=3)
+    if damage == "truncated":
+        batch.body = batch.body[:-10]
+    elif damage == "unknown compression":
+        batch.compression = "brotli"
+    else:
+        batch.body_bytes += 1
+    batch.save()
+    with pytest.raises(Exception):
+        indexing.index_batch(batch.id)
+    batch.refresh_from_db()
+    assert batch.status == IngestBatch.FAILED
+    assert {"truncated": "ZstdError", "unknown compression": "unknown compression 'brotli'",
+            "size disagrees": "decompressed to"}[damage] in batch.error
+    assert not Run.objects.exists()
+
+
 def test_batch_failing_repeatedly_is_marked_failed_with_its_error(project, settings):
     settings.SAGATRACE_MAX_INDEX_ATTEMPTS = 2
     batch = IngestBatch.objects.create(project=project, encoding="protobuf", body=b"\xff\xff not protobuf")

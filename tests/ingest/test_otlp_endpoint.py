@@ -30,6 +30,25 @@ def test_protobuf_request_is_stored_and_indexed(client, api_key):
     assert Run.objects.get(trace_id=trace_id).steps == 3
 
 
+@pytest.mark.parametrize("encoding", ["protobuf", "json", "gzip"])
+def test_the_stored_body_is_compressed_and_gives_back_the_request(client, api_key, encoding):
+    """Intake stores the body zstd-compressed (an agent's request repeats its conversation); the
+    worker reads back exactly what was sent (after any gzip)."""
+    trace_id, spans = agent_trace()
+    for s in spans:  # text an agent's steps repeat (the conversation so far), which makes it compress
+        s.attributes.add(key="app.transcript").value.string_value = "hello, agent " * 400
+    body = to_json(request(spans)) if encoding == "json" else request(spans)
+    sent, headers = (gz(body), {"HTTP_CONTENT_ENCODING": "gzip"}) if encoding == "gzip" else (body, {})
+    response = post(client, sent, api_key, content_type="application/json" if encoding == "json" else PB, **headers)
+    assert response.status_code == 200, response.content
+    batch = IngestBatch.objects.get()
+    assert (batch.compression, batch.body_bytes) == ("zstd", len(body))
+    assert len(bytes(batch.body)) < len(body) / 4
+    assert batch.payload() == body
+    assert batch.encoding == ("json" if encoding == "json" else "protobuf")
+    assert Run.objects.get(trace_id=trace_id).steps == 3
+
+
 def test_otlp_json_request_is_accepted(client, api_key):
     trace_id, spans = agent_trace()
     response = post(client, to_json(request(spans)), api_key, content_type="application/json")

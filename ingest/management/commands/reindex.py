@@ -34,7 +34,7 @@ class Command(BaseCommand):
         for batch_id in batches.values_list("id", flat=True).iterator():
             batch = IngestBatch.objects.get(id=batch_id)
             try:
-                decoded = otlp.decode(bytes(batch.body), batch.encoding)
+                decoded = otlp.decode(batch.payload(), batch.encoding)
                 with transaction.atomic():
                     # Same version as stored → the upsert rewrites the step with today's normalizer and prices.
                     indexer.index_spans(batch.project_id, decoded.spans)
