@@ -155,19 +155,22 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
         return set()
     trace_ids = sorted({t for t, _ in latest})
     redact = redactor_for(project_id)
-    # Per run: its distinct words, and the strings of its steps already redacted and split. An agent's
-    # LLM calls re-send the conversation so far; each message is scanned and split once per run.
-    built, words, clean, seen = [], {}, {}, {}
+    # Per run: its steps' text to split into words, and the strings of its steps already redacted and
+    # split. An agent's LLM calls re-send the conversation so far; each message is scanned and split
+    # once per run.
+    built, texts, clean, seen = [], {}, {}, {}
     for span in latest.values():
-        if span.trace_id not in words:
-            words[span.trace_id], clean[span.trace_id], seen[span.trace_id] = set(), set(), set()
+        if span.trace_id not in texts:
+            texts[span.trace_id], clean[span.trace_id], seen[span.trace_id] = [], set(), set()
         data = normalize(span)
         redact(data, span, clean[span.trace_id])
         step = build_step(project_id, span, data)
-        # Explorer full-text search (tracing/search.py), after redaction: the run's distinct words.
-        words[span.trace_id].update(search.step_words(step, seen[span.trace_id]))
+        # Explorer full-text search (tracing/search.py), after redaction: the run's distinct words,
+        # split from all its steps' text at once (one set per run, not one per step merged into it).
+        texts[span.trace_id].append(search.step_text(step, seen[span.trace_id]))
         built.append(step)
-    del clean, seen
+    words = {t: search.split_words(" ".join(parts)) for t, parts in texts.items()}
+    del clean, seen, texts
 
     lock_traces(project_id, trace_ids)
     stored = dict(((t, s), v) for t, s, v in keyed(project_id, by_trace(latest))
@@ -198,12 +201,12 @@ def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) 
     `rebuilt` get theirs from all their stored steps instead, replacing the ones they had."""
     if rebuilt:
         of_runs(project_id, rebuilt, SearchDocument).delete()
-        seen: dict[str, set[str]] = {}
-        for trace_id in rebuilt:
-            words[trace_id], seen[trace_id] = set(), set()
+        texts: dict[str, list[str]] = {t: [] for t in rebuilt}
+        seen: dict[str, set[str]] = {t: set() for t in rebuilt}
         for step in of_runs(project_id, rebuilt).only(
                 "trace_id", *search.CONTENT_FIELDS):
-            words[step.trace_id] |= search.step_words(step, seen[step.trace_id])
+            texts[step.trace_id].append(search.step_text(step, seen[step.trace_id]))
+        words.update({t: search.split_words(" ".join(parts)) for t, parts in texts.items()})
     # A run indexed before keeps the words its documents hold: only the others go in (each word of
     # a document is a GIN entry, and an agent's later calls repeat most of the conversation's words).
     # Its latest documents only: a run streaming in has one per batch, and reading them all at each

@@ -73,19 +73,26 @@ def split_words(text: str) -> set[str]:
 
 def step_words(step, seen: set[str] | None = None) -> set[str]:
     """The searchable words of one step (a Step, or anything with the same fields): those of its
-    text's first MAX_STEP_CHARS characters.
+    text's first MAX_STEP_CHARS characters; with `seen`, as step_text says."""
+    return split_words(step_text(step, seen))
 
-    With `seen` (strings of the run's earlier steps whose words the caller already holds), words
-    are split only from the other strings, and this step's strings within the limit join `seen`:
-    an agent's LLM calls re-send the whole conversation, so most of a step's text was split for an
+
+def step_text(step, seen: set[str] | None = None) -> str:
+    """The text whose words are one step's searchable words (step_words). Words never span the
+    spaces that join its strings, so the words of several steps' texts joined by spaces are those
+    of the steps together: the indexer splits a run's texts once.
+
+    With `seen` (strings of the run's earlier steps whose words the caller already holds), only
+    the other strings are in the text, and this step's strings within the limit join `seen`: an
+    agent's LLM calls re-send the whole conversation, so most of a step's text was split for an
     earlier step of its run. The run's words are the same either way (the text is cut where it
-    would be without `seen`, and words never span the spaces that join the strings)."""
+    would be without `seen`)."""
     parts: list[str] = []
     budget = [MAX_STEP_CHARS]
     for field in CONTENT_FIELDS:
         _strings(getattr(step, field), parts, budget)
     if seen is None:
-        return split_words(" ".join(parts)[:MAX_STEP_CHARS])
+        return " ".join(parts)[:MAX_STEP_CHARS]
     new, end = [], -1  # `end`: where the previous string ends in the joined text
     for part in parts:
         start = end + 1
@@ -98,7 +105,7 @@ def step_words(step, seen: set[str] | None = None) -> set[str]:
         if part not in seen:
             new.append(part)
             seen.add(part)
-    return split_words(" ".join(new))
+    return " ".join(new)
 
 
 def document(words: Iterable[str]) -> str:

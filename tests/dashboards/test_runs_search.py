@@ -51,7 +51,10 @@ class _Step:
         self.__dict__.update(fields)
 
 
-_conversation = st.lists(st.text(alphabet="ab cd,é.1_", max_size=30), min_size=1, max_size=6)
+# Non-ASCII punctuation ("«", "—") takes split_words' second pass; "x" runs make words over MAX_WORD_CHARS.
+_conversation = st.lists(st.one_of(st.text(alphabet="ab cd,é.1_«—", max_size=30),
+                                   st.builds(lambda n, w: "x" * n + w, st.integers(95, 105), st.text("ab «", max_size=3))),
+                         min_size=1, max_size=6)
 
 
 @given(st.lists(st.tuples(_conversation, st.integers(0, 2)), min_size=1, max_size=6),
@@ -60,8 +63,9 @@ _conversation = st.lists(st.text(alphabet="ab cd,é.1_", max_size=30), min_size=
 @example([(["a" * 30], 0), (["a" * 30, "zebra quux"], 1)], 40)  # seen text still counts toward the limit
 def test_skipping_strings_the_run_already_split_gives_the_same_words(steps, limit):
     """Steps of one run re-send earlier messages: step_words with the run's `seen` strings skips them,
-    and the run's words equal the union of each step's words, also when steps are cut at the limit."""
-    history, expected, got, seen = [], set(), set(), set()
+    and the run's words equal the union of each step's words, also when steps are cut at the limit;
+    and so do the words of the steps' texts joined, as the indexer splits a run's texts at once."""
+    history, expected, got, seen, run_text, seen_for_text = [], set(), set(), set(), [], set()
     original = search.MAX_STEP_CHARS
     search.MAX_STEP_CHARS = limit
     try:
@@ -71,10 +75,12 @@ def test_skipping_strings_the_run_already_split_gives_the_same_words(steps, limi
             step = _Step(input=messages, tool_arguments={"n": len(history)})
             expected |= search.step_words(step)
             got |= search.step_words(step, seen)
+            run_text.append(search.step_text(step, seen_for_text))
             history += messages
     finally:
         search.MAX_STEP_CHARS = original
     assert got == expected
+    assert search.split_words(" ".join(run_text)) == expected
 
 
 def test_a_run_resending_its_conversation_is_split_once():
