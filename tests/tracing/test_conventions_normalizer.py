@@ -367,3 +367,12 @@ def test_parse_json_refuses_exactly_what_nests_past_max_depth(shape, leaf):
     value = _nested(shape, leaf)
     text = json.dumps(value)
     assert (_json.parse_json(text) == text) is _too_deep_by_definition(value)
+
+
+@given(st.dictionaries(st.text(alphabet="abgln._i", max_size=8), st.just("v"), max_size=12),
+       st.lists(st.text(alphabet="abgln._i", max_size=4), min_size=1, max_size=3))
+def test_has_prefix_finds_a_key_with_any_of_the_prefixes(attributes, prefixes):
+    """Which mappers apply is decided by it: it must agree with looking at every key."""
+    from tracing.conventions._attrs import Attrs
+
+    assert Attrs(attributes).has_prefix(*prefixes) == any(k.startswith(tuple(prefixes)) for k in attributes)

@@ -7,6 +7,7 @@ its value converted cleanly and was handed to the step, so `unmapped` is exactly
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
@@ -151,6 +152,7 @@ class Attrs:
         self._data: dict = attributes if isinstance(attributes, dict) else {}
         self.consumed: set[str] = set()
         self._keys: list[str] | None = None
+        self._sorted: list[str] | None = None
 
     def __contains__(self, key: str) -> bool:
         return key in self._data
@@ -188,8 +190,16 @@ class Attrs:
         self.consumed.update(k for k in keys if k in self._data)
 
     def has_prefix(self, *prefixes: str) -> bool:
-        self.keys()
-        return any(k.startswith(prefixes) for k in self._keys)
+        """Whether any key starts with one of `prefixes`: a binary search of the sorted keys per
+        prefix (every mapper's applies() asks, and a span has tens of keys)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.keys())
+        keys = self._sorted
+        for prefix in prefixes:
+            at = bisect_left(keys, prefix)  # the first key >= prefix: one starting with it, if any
+            if at < len(keys) and keys[at].startswith(prefix):
+                return True
+        return False
 
     def peek_under(self, prefix: str) -> dict[str, Any]:
         """{suffix: value} for every `prefix.suffix` key."""
