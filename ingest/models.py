@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
+from ingest import bodies
 from tracing.models import Project
 
 
@@ -30,15 +31,11 @@ class IngestBatch(models.Model):
     @classmethod
     def of(cls, body: bytes, **fields) -> "IngestBatch":
         """A batch (not saved) holding `body` as intake stores it: compressed."""
-        from ingest import bodies
-
         stored, compression = bodies.pack(body)
         return cls(body=stored, compression=compression, body_bytes=len(body), **fields)
 
     def payload(self) -> bytes:
         """The body as received (decompressed)."""
-        from ingest import bodies
-
         return bodies.unpack(self.body, self.compression, self.body_bytes)
 
     class Meta:
