@@ -14,6 +14,7 @@ survive jsonb's reordering of keys. Every reader of `raw` goes through `restore`
 from __future__ import annotations
 
 from json.encoder import encode_basestring, encode_basestring_ascii
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -50,6 +51,7 @@ def _leaves(columns: dict[str, Any]) -> dict[str, list]:
     stack: list[tuple[list, Any]] = [([], columns)]
     while stack:  # scalars are looked at in place: only containers are pushed and get a path
         path, container = stack.pop()
+        items: Iterable[tuple[Any, Any]]
         if type(container) is dict:  # a key that is not a string would not survive storage
             items = [(k, v) for k, v in container.items() if type(k) is str]
         else:

@@ -7,6 +7,7 @@ the rule: `[REDACTED:openai_key]`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import fields
 
 from tracing.spans import SpanRecord
@@ -24,7 +25,8 @@ def _luhn(digits: str) -> bool:
 
 
 # name → (pattern, check). Order matters: the Anthropic key before the generic "sk-" one.
-BUILTIN_RULES: dict[str, tuple[str, object]] = {
+Check = Callable[[str], bool]  # whether a match is really one (a card number's Luhn digit)
+BUILTIN_RULES: dict[str, tuple[str, Check | None]] = {
     "private_key": (r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----", None),
     "anthropic_key": (r"\bsk-ant-[A-Za-z0-9_-]{20,}", None),
     "openai_key": (r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", None),
@@ -74,22 +76,22 @@ RULE_DESCRIPTIONS = {
 class Redactor:
     """One compiled alternation of all active rules; `text()` rewrites a string, `value()` walks JSON."""
 
-    def __init__(self, rules: list[tuple[str, str, object]]):
+    def __init__(self, rules: list[tuple[str, str, Check | None]]):
         self.rules = rules
         self.names = [name for name, _, _ in rules]
         self.checks = {f"r{i}": (name, check) for i, (name, _, check) in enumerate(rules)}
         self.regex = re.compile("|".join(f"(?P<r{i}>{pattern})" for i, (_, pattern, _) in enumerate(rules))) if rules else None
-        literals = [_LITERALS.get(name) for name in self.names]
+        literals = [_LITERALS[name] for name in self.names if name in _LITERALS]
         # None: a custom rule is active, every non-empty text goes through the regex.
         self.prefilter: list[str] | None = None
         self.check_digits = self.check_github = False
-        if all(lit is not None for lit in literals):
+        if len(literals) == len(self.names):
             wanted = {x for lit in literals for x in lit}
             self.check_digits, self.check_github = "digits" in wanted, "gh?_" in wanted
             self.prefilter = sorted(wanted - {"digits", "gh?_"})  # each one scan of the lower-cased text
 
     def _replace(self, match: re.Match) -> str:
-        group = match.lastgroup
+        group = match.lastgroup or ""
         name, check = self.checks[group]
         if check is not None and not check(match.group(group)):
             return match.group(0)
@@ -178,7 +180,8 @@ def _all_strings(data: StepData, span: SpanRecord, skip: set[str] | tuple = ()) 
 
 
 def build(disabled=(), custom=()) -> Redactor:
-    rules = [(name, pattern, check) for name, (pattern, check) in BUILTIN_RULES.items() if name not in disabled]
+    rules: list[tuple[str, str, Check | None]] = [
+        (name, pattern, check) for name, (pattern, check) in BUILTIN_RULES.items() if name not in disabled]
     rules += [(name, pattern, None) for name, pattern in custom]
     return Redactor(rules)
 

@@ -146,7 +146,8 @@ def stored_words(project_id: int, trace_ids: list[str], latest: int | None = Non
         rows = SearchDocument.objects.filter(project_id=project_id, trace_id__in=trace_ids).order_by("-id").values_list(
             "trace_id", "words")
         if latest is not None:
-            kept, count = [], defaultdict(int)
+            kept: list[tuple[str, str]] = []
+            count: defaultdict[str, int] = defaultdict(int)
             for trace_id, words in rows:
                 count[trace_id] += 1
                 if count[trace_id] <= latest:

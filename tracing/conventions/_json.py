@@ -44,8 +44,11 @@ def parse_json_container(value: Any) -> Any:
 def _too_deep(value: Any, text: str | bytes) -> bool:
     """Whether `value` (decoded from, or written as, `text`) nests deeper than MAX_DEPTH."""
     # Nesting deeper than MAX_DEPTH needs more than MAX_DEPTH brackets in the text: skip the walk.
-    opening = (b"[", b"{") if isinstance(text, bytes) else ("[", "{")
-    if text.count(opening[0]) + text.count(opening[1]) <= MAX_DEPTH:
+    if isinstance(text, bytes):
+        brackets = text.count(b"[") + text.count(b"{")
+    else:
+        brackets = text.count("[") + text.count("{")
+    if brackets <= MAX_DEPTH:
         return False
     # Whether any value sits deeper than MAX_DEPTH (the outermost at 0). Only containers are pushed
     # (decoded messages are mostly strings): one at MAX_DEPTH holding anything is too deep.

@@ -76,7 +76,7 @@ def _tokens(step: StepData, offers: Offers) -> None:
     if step.input_tokens is not None and cached > step.input_tokens:
         step.input_tokens += cached
     if step.output_tokens is not None and (step.reasoning_tokens or 0) > step.output_tokens:
-        step.output_tokens += step.reasoning_tokens
+        step.output_tokens += step.reasoning_tokens or 0
 
 
 def _content(step: StepData, offers: Offers) -> None:

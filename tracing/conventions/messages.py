@@ -80,6 +80,14 @@ def _first(d: dict, *keys: str) -> Any:
     return None
 
 
+def dict_at(d: dict, key: str, default: Any = None) -> dict:
+    """d[key] if it is a dict, else `default` (an empty dict when not given)."""
+    value = d.get(key)
+    if isinstance(value, dict):
+        return value
+    return {} if default is None else default
+
+
 def _text_of(value: Any) -> str:
     """Text from a string or a list of summary/text blocks (OpenAI reasoning summaries)."""
     if isinstance(value, str):
@@ -111,7 +119,7 @@ def to_part(raw: Any) -> dict[str, Any]:
     if kind in _REASONING_TYPES:
         return reasoning_part(_text_of(_first(raw, "content", "text", "thinking", "reasoning", "summary")))
     if kind in _CALL_TYPES:
-        function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+        function = dict_at(raw, "function")
         return tool_call_part(
             _first(raw, "toolCallId", "call_id", "id"),
             _first(raw, "name", "toolName") or function.get("name"),
@@ -162,14 +170,14 @@ def to_message(raw: Any, default_role: str) -> dict[str, Any] | None:
         return None
     inner = raw.get("message")
     if isinstance(inner, dict) and not is_message_like(raw):  # an OpenAI choice / Logfire response_data
-        message = to_message({**inner, "role": inner.get("role") or default_role}, default_role)
+        choice = to_message({**inner, "role": inner.get("role") or default_role}, default_role)
         reason = normalize_finish_reason(_first(raw, "finish_reason", "finishReason"))
-        if message is not None and reason:
-            message["finish_reason"] = reason
+        if choice is not None and reason:
+            choice["finish_reason"] = reason
         # The gen_ai.choice yaml puts tool_calls beside `message`, its examples inside it.
-        if message is not None and isinstance(raw.get("tool_calls"), list) and "tool_calls" not in inner:
-            message["parts"].extend(_tool_calls(raw["tool_calls"]))
-        return message
+        if choice is not None and isinstance(raw.get("tool_calls"), list) and "tool_calls" not in inner:
+            choice["parts"].extend(_tool_calls(raw["tool_calls"]))
+        return choice
     if not is_message_like(raw):
         return None
     role = normalize_role(raw.get("role")) or default_role
@@ -216,7 +224,7 @@ def _tool_calls(calls: list) -> list[dict[str, Any]]:
     for call in calls:
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = dict_at(call, "function")
         parts.append(tool_call_part(
             _first(call, "id", "toolCallId"),
             function.get("name") or _first(call, "name", "toolName"),
@@ -282,8 +290,13 @@ def to_messages(value: Any, default_role: str) -> list[dict[str, Any]] | None:
         value = [value]
     if not isinstance(value, list) or not value:
         return None
-    messages = [to_message(item, default_role) for item in value]
-    return None if any(m is None for m in messages) else messages
+    messages = []
+    for item in value:
+        message = to_message(item, default_role)
+        if message is None:
+            return None
+        messages.append(message)
+    return messages
 
 
 def are_messages(value: Any) -> bool:
@@ -328,7 +341,7 @@ def to_tool_definition(raw: Any) -> Any:
     raw = parse_json(raw)
     if not isinstance(raw, dict):
         return raw
-    inner = raw.get("function") if isinstance(raw.get("function"), dict) else raw
+    inner = dict_at(raw, "function", raw)
     if not isinstance(inner.get("name"), str):
         return raw
     definition: dict[str, Any] = {"type": raw.get("type") if isinstance(raw.get("type"), str) else "function",

@@ -2,6 +2,7 @@
 `openinference.span.kind`, `input.value` / `output.value`, tools, retrievers, embeddings."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from tracing.spans import SpanRecord
@@ -10,6 +11,7 @@ from ._attrs import Attrs, as_decimal, as_str, as_str_list, unflatten
 from ._json import parse_json, parse_json_container
 from .messages import (
     dedupe_tool_calls,
+    dict_at,
     normalize_finish_reason,
     normalize_role,
     parse_arguments,
@@ -90,9 +92,9 @@ def _model(attrs: Attrs, out: Sink) -> None:
 
 def _messages(attrs: Attrs, out: Sink) -> None:
     for key, field, role in (("llm.input_messages", "input", "user"), ("llm.output_messages", "output", "assistant")):
-        flat = attrs.take_indexed(key, lambda e, r=role: oi_message(e, r))
+        flat = attrs.take_indexed(key, partial(oi_message, default_role=role))
         if not flat:  # some exporters send the whole list as one JSON string
-            flat = attrs.take(key, lambda v, r=role: _json_messages(v, r)) or []
+            flat = attrs.take(key, partial(_json_messages, role=role)) or []
         out.offer(field, key, flat)
     out.offer("tool_definitions", "llm.tools",
               attrs.take_indexed("llm.tools", lambda e: to_tool_definition(_dig(e, "tool", "json_schema"))))
@@ -139,7 +141,8 @@ def oi_message(entry: Any, default_role: str) -> dict | None:
         parts = [tool_response_part(call_id, content if content is not None else parts or None, message.get("name"))]
     elif isinstance(content, str) and content and not parts:
         parts.append(text_part(content))
-    for call in message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []:
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else []:
         call = call.get("tool_call", call) if isinstance(call, dict) else {}
         function = _dig(call, "function")
         parts.append(tool_call_part(call.get("id"), _dig(function, "name"), _dig(function, "arguments")))
@@ -154,12 +157,12 @@ def oi_message(entry: Any, default_role: str) -> dict | None:
 def _content_part(item: Any) -> dict | None:
     if not isinstance(item, dict):
         return None
-    content = item.get("message_content") if isinstance(item.get("message_content"), dict) else {}
-    kind = content.get("type")
-    if kind == "text" and isinstance(content.get("text"), str):
-        return text_part(content["text"])
+    content = dict_at(item, "message_content")
+    kind, text = content.get("type"), content.get("text")
+    if kind == "text" and isinstance(text, str):
+        return text_part(text)
     if kind == "reasoning":
-        return reasoning_part(content.get("text") if isinstance(content.get("text"), str) else "")
+        return reasoning_part(text if isinstance(text, str) else "")
     if kind in ("image", "audio"):
         url = _dig(content, kind, kind, "url") or _dig(content, kind, "url")
         return url_part(url, kind) if isinstance(url, str) else dict(content)

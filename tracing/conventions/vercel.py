@@ -81,14 +81,15 @@ def map_span(span: SpanRecord, attrs: Attrs, out: Sink) -> None:
 
 
 def _usage(attrs: Attrs, out: Sink, raw_provider: str, wrapper: bool) -> None:
-    usage = {k: as_int(v) for k, v in attrs.peek_under("ai.usage").items() if k in _USAGE_KEYS}
-    usage = {k: v for k, v in usage.items() if v is not None}
+    counts = {k: as_int(v) for k, v in attrs.peek_under("ai.usage").items() if k in _USAGE_KEYS}
+    usage = {k: v for k, v in counts.items() if v is not None}
     attrs.consume(*(f"ai.usage.{k}" for k in usage))
     meta = attrs.peek("ai.response.providerMetadata", parse_json)  # also carries ids, service tier...: unmapped
     meta_read, meta_write = _provider_cache(meta if isinstance(meta, dict) else {})
     cache_read = _first(usage.get("inputTokenDetails.cacheReadTokens"), usage.get("cachedInputTokens"))
     cache_write = usage.get("inputTokenDetails.cacheWriteTokens")
 
+    input_tokens: int | None
     if "inputTokenDetails.noCacheTokens" in usage:  # v6 details: exact, whatever the provider
         input_tokens = usage["inputTokenDetails.noCacheTokens"] + (cache_read or 0) + (cache_write or 0)
     elif "inputTokens" in usage:  # v6: cache-inclusive
