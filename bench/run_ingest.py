@@ -84,6 +84,13 @@ def pg(admin_url: str, sql: str, params=None, db_url: str | None = None):
         return cur.fetchall() if cur.description else None
 
 
+def compiled_modules(env) -> str:
+    """Whether the web and worker processes ran the mypyc build (tracing/native.py), or why not."""
+    out = subprocess.run([PY, "-c", "from tracing import native; print(native.why_not() or 'in use')"],
+                         cwd=ROOT, env=env, capture_output=True, text=True)
+    return out.stdout.strip() or out.stderr.strip()[-300:]
+
+
 def setup_database(args, env) -> tuple[int, str]:
     log(f"recreating database {args.db}")
     pg(args.pg, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
@@ -228,7 +235,7 @@ def main(argv=None):
                            "prefetch": env.get("CELERY_WORKER_PREFETCH_MULTIPLIER", "settings default"),
                            "worker_nice": args.worker_nice,
                            "env": args.env, "overload": args.overload,
-                           "postgres_autovacuum": autovacuum}
+                           "postgres_autovacuum": autovacuum, "compiled_modules": compiled_modules(env)}
     finally:
         for w in workers:
             procs.stop(w, 60 if args.profile_worker else 20)

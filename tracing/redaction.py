@@ -54,10 +54,10 @@ _LITERALS: dict[str, tuple[str, ...]] = {
     "bearer_token": ("bearer",),
     "card_number": ("digits",),
 }
-_NOT_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
+_NOT_DIGITS = bytes([b for b in range(256) if not 48 <= b <= 57])
 _SHORTEST_MATCH = 13  # no built-in rule matches fewer characters (a 13-digit card number)
 _GITHUB_PREFIX = re.compile("gh[pousr]_")
-_DIGITS_ONLY = bytes(b if 48 <= b <= 57 else 32 for b in range(256))  # bytes.translate: digits kept, others to space
+_DIGITS_ONLY = bytes([b if 48 <= b <= 57 else 32 for b in range(256)])  # bytes.translate: digits kept, others to space
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12}")  # what every card_number match starts with (\d: any script)
 RULE_DESCRIPTIONS = {
     "private_key": "PEM private key blocks",

@@ -113,6 +113,6 @@ def test_a_run_resending_a_clean_message_scans_it_once():
     redactor, clean = build(), set()
     redactor.step(StepData(kind="llm", input=message), SpanRecord("t", "a", None, "chat", 1, 1, 2), clean)
     assert message in clean
-    redactor.prefilter = ("lisbon",)  # were the message scanned again, this literal would send it to the regex
+    redactor.prefilter = ["lisbon"]  # were the message scanned again, this literal would send it to the regex
     redactor.regex = Untouchable()
     redactor.step(StepData(kind="llm", input=message), SpanRecord("t", "b", None, "chat", 1, 1, 2), clean)

@@ -76,7 +76,7 @@ def as_str_list(value: Any) -> list[str] | None:
     if isinstance(value, str):
         return [value] if value.strip() else None
     if isinstance(value, (list, tuple)):
-        items = [s for s in (as_str(v) for v in value) if s is not None]
+        items = [s for s in map(as_str, value) if s is not None]
         return items or None
     return None
 

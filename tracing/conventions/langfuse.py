@@ -174,7 +174,7 @@ def total_cost(value: Any) -> Decimal | None:
     total = as_decimal(details.get("total"))
     if total is not None:
         return total
-    parts = [p for p in (as_decimal(v) for v in details.values()) if p is not None]
+    parts = [p for p in map(as_decimal, details.values()) if p is not None]
     return sum(parts, Decimal(0)) if parts else None
 
 

@@ -27,7 +27,7 @@ USAGE_KEYS = (
 FINISH_KEYS = ("gen_ai.response.finish_reason", "llm.response.finish_reason",
                "gen_ai.response.stop_reason", "llm.response.stop_reason")
 _PREFIXES = ("traceloop.", "llm.request.", "llm.usage.", "llm.response.", "llm.user", "gen_ai.user",
-             "gen_ai.task.", *(k for _, k in USAGE_KEYS), *FINISH_KEYS)
+             "gen_ai.task.", *[k for _, k in USAGE_KEYS], *FINISH_KEYS)
 
 
 def applies(span: SpanRecord, attrs: Attrs) -> bool:

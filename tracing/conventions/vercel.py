@@ -83,7 +83,7 @@ def map_span(span: SpanRecord, attrs: Attrs, out: Sink) -> None:
 def _usage(attrs: Attrs, out: Sink, raw_provider: str, wrapper: bool) -> None:
     counts = {k: as_int(v) for k, v in attrs.peek_under("ai.usage").items() if k in _USAGE_KEYS}
     usage = {k: v for k, v in counts.items() if v is not None}
-    attrs.consume(*(f"ai.usage.{k}" for k in usage))
+    attrs.consume(*[f"ai.usage.{k}" for k in usage])
     meta = attrs.peek("ai.response.providerMetadata", parse_json)  # also carries ids, service tier...: unmapped
     meta_read, meta_write = _provider_cache(meta if isinstance(meta, dict) else {})
     cache_read = _first(usage.get("inputTokenDetails.cacheReadTokens"), usage.get("cachedInputTokens"))
