@@ -86,8 +86,7 @@ def build() -> None:
 
     paths = sources()
     before = _fingerprint(paths)
-    staging = BUILD_DIR.with_name(BUILD_DIR.name + ".new")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=BUILD_DIR.name + ".new-", dir=BUILD_DIR.parent))  # one per builder
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -102,6 +101,9 @@ def build() -> None:
             setup(name=GROUP, ext_modules=extensions, script_args=[
                 "--quiet", "build_ext", "--build-lib", str(staging), "--build-temp", f"{tmp}/o",
                 "--parallel", str(os.cpu_count() or 1)])
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         finally:
             os.chdir(cwd)
     if _fingerprint(paths) != before:
