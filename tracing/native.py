@@ -57,13 +57,13 @@ def why_not() -> str:
         return "turned off by SAGATRACE_NATIVE=0"
     manifest = _manifest()
     if not manifest:
-        return f"no build in {BUILD_DIR} (scripts/build_native makes one)"
+        return f"no build in {BUILD_DIR}"
     if manifest.get("python") != sys.implementation.cache_tag:
         return f"built for {manifest.get('python')}, this is {sys.implementation.cache_tag}"
     built, now = manifest.get("sources", {}), _fingerprint(sources())
     changed = sorted(path for path in built.keys() | now.keys() if built.get(path) != now.get(path))
     if changed:
-        return f"the source changed since the build: {', '.join(changed)} (scripts/build_native rebuilds)"
+        return f"the source changed since the build: {', '.join(changed)}"
     return ""
 
 

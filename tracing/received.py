@@ -13,8 +13,8 @@ survive jsonb's reordering of keys. Every reader of `raw` goes through `restore`
 """
 from __future__ import annotations
 
-from json.encoder import encode_basestring, encode_basestring_ascii
 from collections.abc import Iterable
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
 import orjson

@@ -22,7 +22,7 @@ def test_the_build_of_this_source_is_what_runs():
     if os.environ.get("SAGATRACE_NATIVE") == "0":
         assert not native.ACTIVE and tracing.search.__file__.endswith(".py")
         return
-    assert native.ACTIVE, native.why_not()
+    assert native.ACTIVE, f"{native.why_not()}: scripts/build_native builds it"
     for module in (tracing.conventions.normalizer, tracing.search):
         assert Path(module.__file__).is_relative_to(native.BUILD_DIR) and module.__file__.endswith(".so")
 
@@ -72,8 +72,7 @@ def test_one_edited_module_turns_the_whole_build_off(tree):
     vercel = tree / "tracing" / "conventions" / "vercel.py"
     vercel.write_text(vercel.read_text() + "\n# edited\n")
 
-    assert native.why_not() == ("the source changed since the build: tracing/conventions/vercel.py "
-                                "(scripts/build_native rebuilds)")
+    assert native.why_not() == "the source changed since the build: tracing/conventions/vercel.py"
 
 
 def test_a_new_module_to_compile_turns_the_build_off(tree):
@@ -103,3 +102,16 @@ def test_an_inactive_build_leaves_the_package_path_alone(monkeypatch):
     monkeypatch.setattr(native, "ACTIVE", True)
     native.use_build(path, "tracing.conventions")
     assert path == [str(native.BUILD_DIR / "tracing" / "conventions"), "/src/tracing"]
+
+
+def test_manage_py_check_says_when_the_build_is_not_used(monkeypatch):
+    from tracing.checks import configuration
+
+    monkeypatch.setattr(native, "ACTIVE", False)
+    monkeypatch.setattr(native, "why_not", lambda: "no build in /srv/.native")
+    monkeypatch.delenv("SAGATRACE_NATIVE", raising=False)
+    [warning] = [p for p in configuration(None) if p.id == "sagatrace.W003"]
+    assert warning.msg == "The compiled ingest modules are not in use: no build in /srv/.native."
+
+    monkeypatch.setenv("SAGATRACE_NATIVE", "0")
+    assert not [p for p in configuration(None) if p.id == "sagatrace.W003"]
