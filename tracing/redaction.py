@@ -57,7 +57,8 @@ _LITERALS: dict[str, tuple[str, ...]] = {
 _NOT_DIGITS = bytes([b for b in range(256) if not 48 <= b <= 57])
 _SHORTEST_MATCH = 13  # no built-in rule matches fewer characters (a 13-digit card number)
 _GITHUB_PREFIX = re.compile("gh[pousr]_")
-_DIGITS_ONLY = bytes([b if 48 <= b <= 57 else 32 for b in range(256)])  # bytes.translate: digits kept, others to space
+_DIGITS_AS_ZERO = bytes([48 if 48 <= b <= 57 else 32 for b in range(256)])  # bytes.translate: a digit to 0, others to space
+_THIRTEEN_DIGITS = b"0" * 13
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12}")  # what every card_number match starts with (\d: any script)
 RULE_DESCRIPTIONS = {
     "private_key": "PEM private key blocks",
@@ -118,7 +119,7 @@ class Redactor:
             return False  # fewer than 13 digits in all
         # Digit runs with the single spaces and hyphens a card number may hold removed (which can
         # only join more digits than the regex would: a superset), everything else a separator.
-        return max(map(len, raw.translate(_DIGITS_ONLY, b" -").split())) >= 13
+        return _THIRTEEN_DIGITS in raw.translate(_DIGITS_AS_ZERO, b" -")  # one search, no token split
 
     def text(self, value: str) -> str:
         if self.regex is None or not value or not self.could_match(value):
