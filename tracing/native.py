@@ -36,10 +36,6 @@ def sources() -> list[Path]:
     return [*conventions, *(ROOT / path for path in _COMPILED)]
 
 
-def module_names() -> list[str]:
-    return [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in sources()]
-
-
 def _fingerprint(paths: list[Path]) -> dict[str, str]:
     return {p.relative_to(ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
