@@ -155,22 +155,21 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
         return set()
     trace_ids = sorted({t for t, _ in latest})
     redact = redactor_for(project_id)
-    # Per run: its steps' text to split into words, and the strings of its steps already redacted and
-    # split. An agent's LLM calls re-send the conversation so far; each message is scanned and split
-    # once per run.
-    built, texts, clean, seen = [], {}, {}, {}
+    # Per run: the strings of its steps already redacted, and its steps' text for the words. An
+    # agent's LLM calls re-send the conversation so far; each message is scanned and split once per run.
+    built: list[Step] = []
+    clean: dict[str, set[str]] = {}
+    run_words = search.RunWords()
     for span in latest.values():
-        if span.trace_id not in texts:
-            texts[span.trace_id], clean[span.trace_id], seen[span.trace_id] = [], set(), set()
         data = normalize(span)
-        redact(data, span, clean[span.trace_id])
+        redact(data, span, clean.setdefault(span.trace_id, set()))
         step = build_step(project_id, span, data)
         # Explorer full-text search (tracing/search.py), after redaction: the run's distinct words,
         # split from all its steps' text at once (one set per run, not one per step merged into it).
-        texts[span.trace_id].append(search.step_text(step, seen[span.trace_id]))
+        run_words.add(span.trace_id, step)
         built.append(step)
-    words = {t: search.split_words(" ".join(parts)) for t, parts in texts.items()}
-    del clean, seen, texts
+    words = run_words.words()
+    del clean, run_words
 
     lock_traces(project_id, trace_ids)
     stored = dict(((t, s), v) for t, s, v in keyed(project_id, by_trace(latest))
@@ -201,12 +200,10 @@ def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) 
     `rebuilt` get theirs from all their stored steps instead, replacing the ones they had."""
     if rebuilt:
         of_runs(project_id, rebuilt, SearchDocument).delete()
-        texts: dict[str, list[str]] = {t: [] for t in rebuilt}
-        seen: dict[str, set[str]] = {t: set() for t in rebuilt}
-        for step in of_runs(project_id, rebuilt).only(
-                "trace_id", *search.CONTENT_FIELDS):
-            texts[step.trace_id].append(search.step_text(step, seen[step.trace_id]))
-        words.update({t: search.split_words(" ".join(parts)) for t, parts in texts.items()})
+        run_words = search.RunWords(rebuilt)
+        for step in of_runs(project_id, rebuilt).only("trace_id", *search.CONTENT_FIELDS):
+            run_words.add(step.trace_id, step)
+        words.update(run_words.words())
     # A run indexed before keeps the words its documents hold: only the others go in (each word of
     # a document is a GIN entry, and an agent's later calls repeat most of the conversation's words).
     # Its latest documents only: a run streaming in has one per batch, and reading them all at each

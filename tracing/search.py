@@ -108,6 +108,23 @@ def step_text(step, seen: set[str] | None = None) -> str:
     return " ".join(new)
 
 
+class RunWords:
+    """The distinct words of several runs' steps, as the indexer collects them: each step's new
+    text (step_text, with its run's `seen` strings) kept per run, and each run's text split once."""
+
+    def __init__(self, trace_ids: Iterable[str] = ()):
+        self._texts: dict[str, list[str]] = {t: [] for t in trace_ids}  # these runs have words, if none
+        self._seen: dict[str, set[str]] = {t: set() for t in self._texts}
+
+    def add(self, trace_id: str, step: Any) -> None:
+        if trace_id not in self._texts:
+            self._texts[trace_id], self._seen[trace_id] = [], set()
+        self._texts[trace_id].append(step_text(step, self._seen[trace_id]))
+
+    def words(self) -> dict[str, set[str]]:
+        return {t: split_words(" ".join(parts)) for t, parts in self._texts.items()}
+
+
 def document(words: Iterable[str]) -> str:
     """The stored form of a set of words: sorted, space-separated, capped at a word boundary (in
     characters, and in the bytes of the tsvector it becomes: 500,000 characters of CJK words are

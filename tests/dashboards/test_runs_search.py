@@ -65,7 +65,7 @@ def test_skipping_strings_the_run_already_split_gives_the_same_words(steps, limi
     """Steps of one run re-send earlier messages: step_words with the run's `seen` strings skips them,
     and the run's words equal the union of each step's words, also when steps are cut at the limit;
     and so do the words of the steps' texts joined, as the indexer splits a run's texts at once."""
-    history, expected, got, seen, run_text, seen_for_text = [], set(), set(), set(), [], set()
+    history, expected, got, seen, run_words = [], set(), set(), set(), search.RunWords()
     original = search.MAX_STEP_CHARS
     search.MAX_STEP_CHARS = limit
     try:
@@ -75,12 +75,12 @@ def test_skipping_strings_the_run_already_split_gives_the_same_words(steps, limi
             step = _Step(input=messages, tool_arguments={"n": len(history)})
             expected |= search.step_words(step)
             got |= search.step_words(step, seen)
-            run_text.append(search.step_text(step, seen_for_text))
+            run_words.add("run", step)
             history += messages
     finally:
         search.MAX_STEP_CHARS = original
     assert got == expected
-    assert search.split_words(" ".join(run_text)) == expected
+    assert run_words.words() == {"run": expected}
 
 
 def test_a_run_resending_its_conversation_is_split_once():
