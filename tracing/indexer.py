@@ -27,6 +27,9 @@ from tracing.step_keys import by_trace, keyed, of_runs
 from tracing.steps import StepData
 
 LATEST_DOCUMENTS = 8  # the search documents of a run whose words a new one leaves out (index_words)
+# No call reads or writes ten billion tokens; and sums of counts this size fit the bigint columns
+# (Run, spend) whatever a hostile client sends.
+MAX_TOKENS = 10**10
 TOKEN_KINDS = ("llm", "embedding")  # agent spans often repeat their children's totals: never summed
 STEP_FIELDS = [
     f.name for f in Step._meta.concrete_fields if f.name not in ("id", "project", "trace_id", "span_id")
@@ -44,7 +47,7 @@ def _version(span: SpanRecord) -> int:
 
 def _count(value):
     """Token counts from hostile spans: a negative or absurd number is treated as not reported."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS:
         return value
     return None
 

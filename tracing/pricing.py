@@ -26,7 +26,7 @@ from genai_prices.types import ModelInfo, ModelPrice, Provider, Usage, calc_unit
 
 from .steps import COST_COMPUTED, COST_REPORTED, COST_UNPRICED
 
-__all__ = ["Cost", "price", "cache_savings", "price_version"]
+__all__ = ["Cost", "price", "cache_savings", "price_version", "MAX_CALL_COST"]
 
 _ZERO = Decimal(0)
 _PER = unit_data["input_tokens"]["per"]  # tokens are priced per million
@@ -40,6 +40,10 @@ _RATE_KEYS = {
     "reasoning": "output_reasoning_mtok",
 }
 _REPORTED_UNITS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "output_reasoning_tokens")
+# No one call costs this much (a 10M-token context at the dearest rate is ~$1,500): an amount reported
+# or computed at or above it is garbage (wrong units, absurd token counts) and is not counted. It would
+# also overflow what is stored: a step's cost below $10^10, spend sums in integer units of $10^-10.
+MAX_CALL_COST = Decimal(10_000)
 # OTel provider names genai-prices does not recognise (conventions.md §7.3).
 _PROVIDER_ALIASES = {"gcp.gen_ai": "google"}
 
@@ -265,9 +269,17 @@ def price(
             computed, parts, rates = _computed(match, at, tok)
         except ValueError as exc:  # inconsistent counts: say so rather than guess
             why = f"token counts are inconsistent for {match.ref}: {exc}"
+        if computed is not None and computed >= MAX_CALL_COST:
+            why = (f"these token counts would cost ${_money(computed)} at {match.ref}'s rates, and no call costs "
+                   f"${MAX_CALL_COST:,} or more: they are not plausible")
+            computed = None
     ref = match.ref if match else ""
     saved = (_saved(parts, rates, input_tokens) if computed is not None and input_tokens is not None
              and (cache_read_tokens or cache_write_tokens) else None)
+    ignored = ""
+    if reported_cost is not None and reported_cost.is_finite() and reported_cost >= MAX_CALL_COST:
+        ignored = f" The reported ${_money(reported_cost)} was ignored: no call costs ${MAX_CALL_COST:,} or more."
+        reported_cost = None
 
     if reported_cost is not None and reported_cost.is_finite() and reported_cost >= 0:
         also = f"genai-prices {version} computes ${_money(computed)}" if computed is not None else why
@@ -277,11 +289,12 @@ def price(
             cache_savings=saved,
         )
     if computed is None:
-        return Cost(total=None, source=COST_UNPRICED, price_version=version, model_ref=ref, note=f"Unpriced: {why}.")
+        return Cost(total=None, source=COST_UNPRICED, price_version=version, model_ref=ref,
+                    note=f"Unpriced: {why}.{ignored}")
     breakdown = {k: _money(v) for k, v in parts.items() if _keep(k, tok)}
     return Cost(
         total=computed, breakdown=breakdown, source=COST_COMPUTED, price_version=version, model_ref=ref,
-        note=_describe(match, tok, parts, rates, computed), cache_savings=saved,
+        note=_describe(match, tok, parts, rates, computed) + ignored, cache_savings=saved,
     )
 
 
@@ -308,4 +321,5 @@ def cache_savings(
         parts, rates, _ = _parts(match, at, inp, cr, cw, 0, 0)
     except ValueError:
         return None
-    return _saved(parts, rates, inp)
+    saved = _saved(parts, rates, inp)
+    return saved if abs(saved) < 10 * MAX_CALL_COST else None  # absurd counts, as price() leaves them unpriced

@@ -1,10 +1,12 @@
 """Indexing is idempotent: any replay, in any order, gives the same database."""
+from decimal import Decimal
+
 import pytest
 from django.utils import timezone
 
 from ingest import indexing
 from ingest.models import IngestBatch
-from tests.otlp_builders import agent_trace, request, span
+from tests.otlp_builders import agent_trace, new_span_id, request, span
 from tracing.models import Run, Step
 
 PB = "application/x-protobuf"
@@ -142,3 +144,29 @@ def test_batch_failing_repeatedly_is_marked_failed_with_its_error(project, setti
     batch.refresh_from_db()
     assert (batch.status, batch.attempts) == (IngestBatch.PENDING, 1)
     assert "MalformedOTLP" in batch.error
+
+
+@pytest.mark.parametrize("attrs", [
+    {"gen_ai.usage.cost": "1e15"},  # beyond a step's cost column ($10^10) and the spend units' bigint
+    {"gen_ai.usage.cost": "123456789.5"},
+    {"gen_ai.usage.input_tokens": 2**52, "gen_ai.usage.output_tokens": 2**52},  # $5.6e10 of gpt-4o; sums overflow
+    {"gen_ai.usage.input_tokens": 10**10, "gen_ai.usage.output_tokens": 9 * 10**9},  # $90,000 of gpt-4o
+])
+def test_absurd_amounts_in_one_span_do_not_keep_its_batch_from_being_indexed(client, api_key, attrs):
+    """One span's garbage is not counted; before, it failed the batch's COPY (numeric or bigint
+    overflow) at every retry, and the other spans of the batch were never indexed."""
+    trace_id, spans = agent_trace(input_tokens=1000, output_tokens=100)
+    absurd = span(trace_id, new_span_id(), "chat gpt-4o", parent=spans[0].parent_span_id.hex(), start_ms=30,
+                  kind=3, attrs={"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                                 "gen_ai.request.model": "gpt-4o", **attrs})
+    others = [agent_trace()[1] for _ in range(2)]
+    assert post(client, request([*spans, absurd] + sum(others, [])), api_key).status_code == 200
+    assert IngestBatch.objects.get().status == IngestBatch.INDEXED
+    assert Step.objects.count() == 10
+    step = Step.objects.get(span_id=absurd.span_id.hex())
+    assert (step.cost_usd, step.cost_source) == (None, "unpriced")
+    assert any(why in step.cost_note for why in ("no call costs $10,000 or more", "not plausible", "no token counts"))
+    run = Run.objects.get(trace_id=trace_id)
+    assert (run.input_tokens, run.output_tokens, run.cost_usd, run.unpriced_calls) == (
+        1000 + (step.input_tokens or 0), 100 + (step.output_tokens or 0), Decimal("0.0035"), 1)
+    assert step.input_tokens in (None, 10**10)  # 2**52 is not a token count

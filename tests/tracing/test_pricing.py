@@ -190,6 +190,24 @@ def test_reported_cost_for_an_unknown_model_is_still_reported():
     assert (cost.total, cost.source) == (Decimal("0.5"), "reported")
 
 
+def test_a_reported_cost_no_call_could_cost_is_ignored_with_the_reason():
+    """Wrong units (micro-dollars as dollars) or garbage: not counted, and it would overflow what is stored."""
+    cost = llm(provider="openai", model="gpt-4o", input_tokens=1_000, output_tokens=100, reported_cost=Decimal("1e15"))
+    assert (cost.total, cost.source) == (Decimal("0.0035"), "computed")  # the tokens' price instead
+    assert "reported $1000000000000000 was ignored" in cost.note
+    unknown = llm(provider="", model="in-house-llm", input_tokens=10, reported_cost=Decimal("10000"))
+    assert (unknown.total, unknown.source) == (None, "unpriced")
+    assert "reported $10000 was ignored: no call costs $10,000 or more" in unknown.note
+    assert llm(provider="", model="in-house-llm", reported_cost=Decimal("9999.99")).total == Decimal("9999.99")
+
+
+def test_token_counts_no_call_could_have_are_unpriced_with_the_reason():
+    cost = llm(provider="openai", model="gpt-4o", input_tokens=1_000, output_tokens=9 * 10**9, cache_read_tokens=500)
+    assert (cost.total, cost.source, cost.cache_savings) == (None, "unpriced", None)
+    assert "would cost $90000.001875 at openai/gpt-4o's rates" in cost.note and "not plausible" in cost.note
+    assert cache_savings(provider="openai", model="gpt-4o", input_tokens=10**11, cache_read_tokens=10**11) is None
+
+
 def test_cache_tokens_exceeding_input_are_unpriced_with_the_reason():
     cost = llm(provider="openai", model="gpt-4o", input_tokens=100, cache_read_tokens=500, output_tokens=1)
     assert cost.total is None and cost.source == "unpriced"
