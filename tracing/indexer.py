@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone as dt_timezone
-from decimal import ROUND_HALF_EVEN
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP
 
 from django.conf import settings
 from django.db import connection
@@ -69,6 +69,9 @@ def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
     ) if data.kind in TOKEN_KINDS or data.reported_cost is not None else None
     # What caching saved, which the spend upkeep reads: None when unpriced (tracing.spend prices it then).
     savings = cost.cache_savings if cost and cost.total is not None and data.kind in TOKEN_KINDS else None
+    # Rounded to the column as PostgreSQL rounds (half away from zero), so the Step holds what is stored
+    # (run_growth.values_of reads it instead of the stored row); pricing bounds it well within the column.
+    total = cost.total.quantize(MONEY_UNIT, ROUND_HALF_UP) if cost and cost.total is not None else None
     step = _new_step(
         project_id=project_id,
         trace_id=span.trace_id,
@@ -90,7 +93,7 @@ def build_step(project_id: int, span: SpanRecord, data: StepData) -> Step:
         cache_read_tokens=data.cache_read_tokens,
         cache_write_tokens=data.cache_write_tokens,
         reasoning_tokens=data.reasoning_tokens,
-        cost_usd=cost.total if cost else None,
+        cost_usd=total,
         cost_source=cost.source if cost else "",
         cost_breakdown=cost.breakdown if cost else {},
         cost_note=cost.note if cost else "",
@@ -157,22 +160,7 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     if not latest:
         return set()
     trace_ids = sorted({t for t, _ in latest})
-    redact = redactor_for(project_id)
-    # Per run: the strings of its steps already redacted, and its steps' text for the words. An
-    # agent's LLM calls re-send the conversation so far; each message is scanned and split once per run.
-    built: list[Step] = []
-    clean: dict[str, set[str]] = {}
-    run_words = search.RunWords()
-    for span in latest.values():
-        data = normalize(span)
-        redact(data, span, clean.setdefault(span.trace_id, set()))
-        step = build_step(project_id, span, data)
-        # Explorer full-text search (tracing/search.py), after redaction: the run's distinct words,
-        # split from all its steps' text at once (one set per run, not one per step merged into it).
-        run_words.add(span.trace_id, step)
-        built.append(step)
-    words = run_words.words()
-    del clean, run_words
+    built, words = build_steps(project_id, latest.values())
 
     lock_traces(project_id, trace_ids)
     stored = dict(((t, s), v) for t, s, v in keyed(project_id, by_trace(latest))
@@ -194,8 +182,29 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     for step in rows:
         if step.trace_id not in replaced:
             added.setdefault(step.trace_id, set()).add(step.span_id)
-    recompute_runs(project_id, trace_ids, added)
+    inserted = (run_growth.values_of([s for s in rows if (s.trace_id, s.span_id) not in stored])
+                if connection.vendor == "postgresql" else None)
+    recompute_runs(project_id, trace_ids, added, inserted)
     return set(trace_ids)
+
+
+def build_steps(project_id: int, spans: Iterable[SpanRecord]) -> tuple[list[Step], dict[str, set[str]]]:
+    """The spans normalized, redacted and built into Steps (not saved), and each run's distinct words."""
+    redact = redactor_for(project_id)
+    # Per run: the strings of its steps already redacted, and its steps' text for the words. An
+    # agent's LLM calls re-send the conversation so far; each message is scanned and split once per run.
+    built: list[Step] = []
+    clean: dict[str, set[str]] = {}
+    run_words = search.RunWords()
+    for span in spans:
+        data = normalize(span)
+        redact(data, span, clean.setdefault(span.trace_id, set()))
+        step = build_step(project_id, span, data)
+        # Explorer full-text search (tracing/search.py), after redaction: the run's distinct words,
+        # split from all its steps' text at once (one set per run, not one per step merged into it).
+        run_words.add(span.trace_id, step)
+        built.append(step)
+    return built, run_words.words()
 
 
 def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) -> None:
@@ -251,20 +260,25 @@ def lock_traces(project_id: int, trace_ids: list[str]) -> None:
         )
 
 
-def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[str]] | None = None) -> None:
+def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[str]] | None = None,
+                   inserted: dict[str, list[dict]] | None = None) -> None:
     """Every Run aggregate from its Steps: three set-based queries, one bulk upsert; then the runs'
     spend rows. `added`: {trace_id: span ids} of runs whose only change is these new steps: if
     their duplicate marks stay the same, their Run row gains those steps (tracing.run_growth) where
     that gives what the rebuild would, and, if their context (agent, user, session, tags) stays
     the same, their spend rows gain those steps' amounts (tracing.spend.add_new_steps). A run
-    streaming in batch by batch then costs each batch what its new steps cost, not its length."""
+    streaming in batch by batch then costs each batch what its new steps cost, not its length.
+    `inserted`: {trace_id: the steps this transaction inserted, as run_growth.read gives them}, from
+    memory (run_growth.values_of; PostgreSQL): then they are not read back, nor are the steps of a run
+    they are all of, for its spend rows."""
     now = datetime.now(dt_timezone.utc)
     # The context of the runs that existed: a run first seen now has nothing to add to.
     before = {t: (agent, user, session, tags) for t, agent, user, session, tags in of_runs(
         project_id, added, Run).values_list(
         "trace_id", "agent", "user_id", "session_id", "tags")} if added else {}
     added = {t: spans for t, spans in (added or {}).items() if t in before}
-    new_steps = run_growth.read(project_id, added)
+    new_steps = ({t: inserted[t] for t in added if t in inserted} if inserted is not None
+                 else run_growth.read(project_id, added))
     # Duplicate LLM spans (a provider SDK's own span repeating the instrumentation's): mark them across
     # all batches of these traces first; the aggregates below leave them out (tracing/dedupe.py).
     remarked = dedupe.mark_duplicates(project_id, trace_ids, grown=new_steps)
@@ -282,7 +296,11 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     kept = [*grown, *(r.trace_id for r in runs
                       if r.trace_id in added and before.get(r.trace_id) == (r.agent, r.user_id, r.session_id, r.tags))]
     done, gained = spend.add_new_steps(project_id, {t: new_steps.get(t, []) for t in kept}) if kept else (set(), {})
-    spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained)
+    # A run all of whose steps this transaction inserted, none of them marked a duplicate since (the
+    # marks are what the database holds that they lack): its spend rows are built from them.
+    whole = {r.trace_id: inserted[r.trace_id] for r in runs if inserted and r.trace_id not in remarked
+             and r.steps == len(inserted.get(r.trace_id, ()))}
+    spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained, known=whole)
 
 
 def models_used(project_id: int, trace_ids: list[str]) -> dict[str, list[str]]:

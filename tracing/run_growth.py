@@ -14,13 +14,14 @@ in the last digits; its runs are always rebuilt.
 from __future__ import annotations
 
 from datetime import datetime
+from operator import attrgetter
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 
 from tracing import indexer  # it imports this module: its names are read at call time
-from tracing.models import Run
+from tracing.models import Run, Step
 from tracing.spend import STEP_VALUES, TOKENS
 from tracing.step_keys import keyed, of_runs
 
@@ -62,6 +63,18 @@ def read(project_id: int, new: dict[str, set[str]]) -> dict[str, list[dict[str, 
     for s in keyed(project_id, new).order_by("trace_id", "start_ns", "span_id").values(
             "trace_id", *VALUES):
         out.setdefault(s["trace_id"], []).append(s)
+    return out
+
+
+def values_of(steps: list[Step]) -> dict[str, list[dict[str, Any]]]:
+    """What `read` gives for these steps, just inserted, without reading them: build_step holds
+    each of VALUES in the form PostgreSQL returns it (the cost rounded to its column, the requested
+    tools' names as text, the rest strings, integers and lists of strings).
+    tests/tracing/test_run_growth.py checks this against `read` over the corpus and hostile spans."""
+    out: dict[str, list[dict]] = {}
+    fields, values = ("trace_id", *VALUES), attrgetter("trace_id", *VALUES)
+    for step in sorted(steps, key=attrgetter("trace_id", "start_ns", "span_id")):
+        out.setdefault(step.trace_id, []).append(dict(zip(fields, values(step))))
     return out
 
 

@@ -299,18 +299,22 @@ def lineage(project_id: int, steps: dict[str, list[dict[str, Any]]], also: dict[
     return known
 
 
-def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tuple, list[int]] | None = None) -> None:
+def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tuple, list[int]] | None = None,
+                      known: dict[str, list[dict[str, Any]]] | None = None) -> None:
     """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
     replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
     first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows.
     `gained`: what add_new_steps added for other runs in this transaction, applied to SpendHour
-    with these runs' changes in one statement (every gained cell counts as entered: created if missing)."""
+    with these runs' changes in one statement (every gained cell counts as entered: created if missing).
+    `known`: {trace_id: all its steps, as read_steps gives them} for runs the caller holds in memory."""
     trace_ids = list(trace_ids)
     if not trace_ids:
         apply_to_hours(project_id, {}, gained or {})
         return
     runs = _runs(project_id, trace_ids)
-    steps = read_steps(project_id, trace_ids)
+    known = known or {}
+    steps = read_steps(project_id, [t for t in trace_ids if t not in known])
+    steps.update((t, known[t]) for t in trace_ids if t in known)
     rows, run_rows, new = [], [], {}
     for trace_id, run in runs.items():
         for cell, amounts in trace_buckets(run, steps.get(trace_id, [])).items():

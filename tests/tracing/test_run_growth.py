@@ -3,9 +3,11 @@ date from the new steps alone (tracing.run_growth, tracing.dedupe.pairing, traci
 However a run is built and its spans split into batches and ordered, every row must be exactly what
 a rebuild from all its steps gives."""
 import dataclasses
+import json
 import os
 import random
 
+import orjson
 import pytest
 from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -17,6 +19,7 @@ from tracing.dedupe import NATIVE_SCOPES
 from tracing.indexer import index_spans, recompute_runs
 from tracing.models import Run, SpendBucket, Step
 from tracing.spans import SpanRecord
+from tracing.step_keys import by_trace
 
 pytestmark = pytest.mark.django_db
 T0 = 1_760_000_000_000_000_000
@@ -340,3 +343,90 @@ def test_a_call_deep_under_an_agent_is_its_agent_s_however_deep(project, depth, 
     with transaction.atomic():
         recompute_runs(project.id, [trace_id])
     assert spend_rows(trace_id) == kept
+
+
+FINE_COSTS = ("0.00000000005", "0.00000000015", "0.000000000249999", "1.23456789012345", "9999.99999999995")
+
+
+def _hostile_amounts_and_names():
+    """LLM spans reporting costs finer than the column (rounded by PostgreSQL, half away from zero),
+    and requesting tools whose names are not strings (spend is attributed by the name)."""
+    for cost in FINE_COSTS:
+        yield SpanRecord(trace_id="0" * 32, span_id="0" * 16, parent_span_id="", name="chat", kind=3, start_ns=T0,
+                         end_ns=T0 + SEC, attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "x",
+                                                      "gen_ai.usage.cost": cost})
+    for i, name in enumerate([5, 1e16, 1.5e-7, True, {"b": 1, "a": [2.0, None]}, [1e300], "get_weather", "", None]):
+        message = {"role": "assistant", "parts": [{"type": "tool_call", "id": f"c{i}", "name": name,
+                                                   "arguments": {"n": 1e16, "x": [1.0, -0.0]}}]}
+        yield SpanRecord(trace_id="0" * 32, span_id="0" * 16, parent_span_id="", name="chat", kind=3, start_ns=T0,
+                         end_ns=T0 + SEC, attributes={
+                             "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                             "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 1_234_567,
+                             "gen_ai.usage.output_tokens": 7, "gen_ai.usage.cache_read_tokens": 3,
+                             "gen_ai.output.messages": json.dumps([message])})
+
+
+@pytest.mark.pg_only
+def test_the_steps_just_built_are_what_reading_them_back_gives(project):
+    """The indexer hands recompute_runs the steps it inserted as run_growth.values_of builds them from
+    memory, instead of reading them back (run_growth.read): each value, its type and its JSON must
+    be what PostgreSQL returns (of the tool calls an LLM step requested: what spend reads), for every span of the conformance corpus, the benchmark's agents,
+    the normalizer's hostile values, seeded random JSON, costs finer than the column and tool names
+    that are not strings."""
+    from tests.tracing.native_outputs import constructed_spans, corpus_spans
+
+    spans = [*corpus_spans(), *constructed_spans(), *_hostile_amounts_and_names()]
+    # Python bytes no decoder produces (OTLP bytes arrive as base64), and no JSON column could store
+    spans = [dataclasses.replace(s, trace_id=f"{i // 10:032x}", span_id=f"{i:016x}") for i, s in enumerate(
+        s for s in spans if not any(isinstance(v, bytes) for v in s.attributes.values()))]
+    built, _ = indexer.build_steps(project.id, spans)
+    assert sum(1 for s in built if s.cost_usd is not None) > 100 and any(s.tool_calls for s in built)
+    with transaction.atomic():
+        indexer.write_steps(built, {})
+    stored = run_growth.read(project.id, by_trace((s.trace_id, s.span_id) for s in built))
+
+    def exact(runs):  # types and digits: Decimal('0.0035000000') is not Decimal('0.0035'), 1e16 not 10**16
+        for steps in runs.values():
+            for step in steps:  # of the requested calls, spend reads which are objects, and their names
+                step["tool_calls"] = [isinstance(c, dict) and c.get("name") for c in step["tool_calls"] or []]
+        return orjson.dumps(runs, option=orjson.OPT_SORT_KEYS, default=repr).decode()
+
+    assert len(stored) == len(spans) // 10 + 1
+    assert exact(run_growth.values_of(built)) == exact(stored)
+
+
+@pytest.mark.pg_only
+def test_steps_just_inserted_are_not_read_back(project, grown):
+    """A new run and a run that only grew: neither reads back the steps this transaction inserted,
+    and the rows are what a rebuild from the stored steps gives."""
+    trace_id, children, root_span = streaming_run(6)
+    queries = []
+
+    def spy(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        stream(project, trace_id, [root_span, *children[:4]], 5)  # a new run
+        stream(project, trace_id, children[4:], 2)  # it only grows
+    assert grown == [set(), {trace_id}]
+    step_reads = [q for q in queries if q.lstrip().startswith("SELECT") and 'FROM "tracing_step"' in q
+                  and '"tracing_step"."cost_breakdown"' in q]
+    assert step_reads == []  # neither run_growth.read nor spend.read_steps
+    kept = run_row(trace_id), spend_rows(trace_id)
+    with transaction.atomic():
+        recompute_runs(project.id, [trace_id])
+    assert (run_row(trace_id), spend_rows(trace_id)) == kept
+
+
+@pytest.mark.pg_only
+def test_a_cost_finer_than_the_column_is_rounded_as_postgresql_rounds_it(project):
+    """build_step rounds what PostgreSQL would have rounded on storing it, so that the Step in memory
+    is the stored one: the stored amount is the same as when the database rounded it."""
+    spans = [dataclasses.replace(s, span_id=f"{i:016x}") for i, s in enumerate(_hostile_amounts_and_names())]
+    built, _ = indexer.build_steps(project.id, spans[:len(FINE_COSTS)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT x::numeric(20, 10) FROM unnest(%s::text[]) WITH ORDINALITY AS t(x, n) ORDER BY n",
+                       [list(FINE_COSTS)])
+        assert [s.cost_usd for s in built] == [row[0] for row in cursor.fetchall()]
+    assert [str(s.cost_usd) for s in built][:2] == ["1E-10", "2E-10"]  # half away from zero, not to even
