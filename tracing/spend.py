@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timezone as dt_timezone
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import add
 from typing import Any
 
 import orjson
@@ -152,28 +153,29 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]],
     `agents`: each step's agent, if the caller worked it out from the whole run (see add_new_steps)."""
     agents = agents or _agents(steps, run.get("agent") or "")
     tags = list(dict.fromkeys(str(t)[:200] for t in run.get("tags") or [])) or [""]  # a repeated tag counts once
-    out: dict[tuple, dict[str, Any]] = defaultdict(lambda: dict.fromkeys((*SPLIT, *COUNTS, "runs"), 0))
-
-    def add(hour, dim, key, amounts):
-        row = out[(hour, dim, key)]
-        for f, v in amounts.items():
-            row[f] += v
-
+    # Amounts as lists in _ROW order, summed with map(); the keys the run has as a whole (totals, its user,
+    # session, tags) all get the run's amounts of the hour, which are summed once.
+    cells: dict[tuple, list[int]] = {}
+    whole: dict[datetime, list[int]] = {}
     for s in steps:
         if s.get("duplicate_of"):
             continue  # the step it repeats already counts
         hour = hour_of(s["start_ns"])
         amounts = step_amounts(s)
-        for dim, key in ((TOTALS, ""), ("agent", agents[s["span_id"]]), ("user", run.get("user_id") or ""),
-                         ("session", run.get("session_id") or "")):
-            add(hour, dim, key[:200], amounts)
-        for tag in tags:
-            add(hour, "tag", tag, amounts)
+        values = [amounts[f] for f in _ROW]
+        _sum(whole, hour, values)
+        _sum(cells, (hour, "agent", agents[s["span_id"]][:200]), values)
         if s["kind"] in TOKEN_KINDS or _costed(s):
-            add(hour, "model", (s.get("model") or "")[:200], amounts)
-            add(hour, "provider", (s.get("provider") or "")[:100], amounts)
+            _sum(cells, (hour, "model", (s.get("model") or "")[:200]), values)
+            _sum(cells, (hour, "provider", (s.get("provider") or "")[:100]), values)
         for tool, share in tool_shares(s, amounts):
-            add(hour, "tool", tool, share)
+            _sum(cells, (hour, "tool", tool), [share[f] for f in _ROW])
+    keys = [(TOTALS, ""), ("user", (run.get("user_id") or "")[:200]), ("session", (run.get("session_id") or "")[:200]),
+            *(("tag", tag) for tag in tags)]
+    for hour, values in whole.items():
+        for dim, key in keys:
+            cells[(hour, dim, key)] = values
+    out = {cell: {**dict(zip(_ROW, values)), "runs": 0} for cell, values in cells.items()}
 
     first: dict[tuple[str, str], datetime] = {}
     for hour, dim, key in out:
@@ -181,7 +183,16 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]],
             first[(dim, key)] = hour
     for (dim, key), hour in first.items():
         out[(hour, dim, key)]["runs"] = 1
-    return dict(out)
+    return out
+
+
+_ROW = (*SPLIT, *COUNTS)
+
+
+def _sum(cells: dict, cell: Any, values: list[int]) -> None:
+    """Add `values` to the cell's (new lists: a list may be held by several cells)."""
+    row = cells.get(cell)
+    cells[cell] = values if row is None else list(map(add, row, values))
 
 
 def _costed(step: dict[str, Any]) -> bool:
