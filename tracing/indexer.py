@@ -269,8 +269,8 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     the same, their spend rows gain those steps' amounts (tracing.spend.add_new_steps). A run
     streaming in batch by batch then costs each batch what its new steps cost, not its length.
     `inserted`: {trace_id: the steps this transaction inserted, as run_growth.read gives them}, from
-    memory (run_growth.values_of; PostgreSQL): then they are not read back, nor are the steps of a run
-    they are all of, for its spend rows."""
+    memory (run_growth.values_of; PostgreSQL): then they are not read back, for the runs' rows or
+    their spend rows."""
     now = datetime.now(dt_timezone.utc)
     # The context of the runs that existed: a run first seen now has nothing to add to.
     before = {t: (agent, user, session, tags) for t, agent, user, session, tags in of_runs(
@@ -296,11 +296,13 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     kept = [*grown, *(r.trace_id for r in runs
                       if r.trace_id in added and before.get(r.trace_id) == (r.agent, r.user_id, r.session_id, r.tags))]
     done, gained = spend.add_new_steps(project_id, {t: new_steps.get(t, []) for t in kept}) if kept else (set(), {})
-    # A run all of whose steps this transaction inserted, none of them marked a duplicate since (the
-    # marks are what the database holds that they lack): its spend rows are built from them.
-    whole = {r.trace_id: inserted[r.trace_id] for r in runs if inserted and r.trace_id not in remarked
-             and r.steps == len(inserted.get(r.trace_id, ()))}
-    spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained, known=whole)
+    # The steps of the rebuilt runs this transaction inserted, but in runs where a duplicate mark
+    # changed since (the marks are what the database holds that they lack), are not read back for
+    # their spend rows: only the runs' other steps are.
+    known = {r.trace_id: inserted[r.trace_id] for r in runs
+             if inserted and r.trace_id in inserted and r.trace_id not in remarked}
+    spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained, known=known,
+                            counts={r.trace_id: r.steps for r in runs})
 
 
 def models_used(project_id: int, trace_ids: list[str]) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timezone as dt_timezone
 from decimal import ROUND_HALF_EVEN, Decimal
-from operator import add
+from operator import add, itemgetter
 from typing import Any
 
 import orjson
@@ -208,12 +208,35 @@ def costliest_step(steps: list[dict[str, Any]]) -> tuple[str, int] | None:
     return top["span_id"], to_units(top["cost_usd"])
 
 
-def read_steps(project_id: int, trace_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def read_steps(project_id: int, trace_ids: list[str], where: Q | None = None) -> dict[str, list[dict[str, Any]]]:
     """{trace_id: its steps as STEP_VALUES dicts, by start}: what the attribution reads."""
     steps: dict[str, list[dict]] = defaultdict(list)
-    for s in (of_runs(project_id, trace_ids)
+    for s in (of_runs(project_id, trace_ids, where=where)
               .order_by("trace_id", "start_ns", "span_id").values("trace_id", *STEP_VALUES)):
         steps[s["trace_id"]].append(s)
+    return steps
+
+
+def steps_of(project_id: int, trace_ids: list[str], known: dict[str, list[dict[str, Any]]],
+             counts: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
+    """read_steps(), but the steps `known` holds (some or all of a run's, as read_steps gives them:
+    those the caller just inserted) are not read again. `counts`: how many steps each of those runs
+    has; one whose steps read and known do not make up that many (another run shares a span id) is
+    read whole."""
+    whole = {t for t in trace_ids if t in known and len(known[t]) == counts.get(t)}
+    part = [t for t in trace_ids if t in known and t not in whole]
+    unknown = [t for t in trace_ids if t not in known]
+    if part:
+        held = sorted({s["span_id"] for t in part for s in known[t]})
+        older = read_steps(project_id, part, where=~Q(span_id__in=held))
+        for t in part:
+            if len(older[t]) + len(known[t]) == counts.get(t):
+                known[t] = sorted([*older[t], *known[t]], key=itemgetter("start_ns", "span_id"))
+                whole.add(t)
+            else:
+                unknown.append(t)
+    steps = read_steps(project_id, unknown)
+    steps.update((t, known[t]) for t in trace_ids if t in whole)
     return steps
 
 
@@ -311,21 +334,21 @@ def lineage(project_id: int, steps: dict[str, list[dict[str, Any]]], also: dict[
 
 
 def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tuple, list[int]] | None = None,
-                      known: dict[str, list[dict[str, Any]]] | None = None) -> None:
+                      known: dict[str, list[dict[str, Any]]] | None = None, counts: dict[str, int] | None = None
+                      ) -> None:
     """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
     replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
     first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows.
     `gained`: what add_new_steps added for other runs in this transaction, applied to SpendHour
     with these runs' changes in one statement (every gained cell counts as entered: created if missing).
-    `known`: {trace_id: all its steps, as read_steps gives them} for runs the caller holds in memory."""
+    `known`, `counts`: the steps of these runs the caller holds in memory, and how many each run has
+    (see steps_of)."""
     trace_ids = list(trace_ids)
     if not trace_ids:
         apply_to_hours(project_id, {}, gained or {})
         return
     runs = _runs(project_id, trace_ids)
-    known = known or {}
-    steps = read_steps(project_id, [t for t in trace_ids if t not in known])
-    steps.update((t, known[t]) for t in trace_ids if t in known)
+    steps = steps_of(project_id, trace_ids, known or {}, counts or {})
     rows, run_rows, new = [], [], {}
     for trace_id, run in runs.items():
         for cell, amounts in trace_buckets(run, steps.get(trace_id, [])).items():

@@ -395,28 +395,62 @@ def test_the_steps_just_built_are_what_reading_them_back_gives(project):
     assert exact(run_growth.values_of(built)) == exact(stored)
 
 
-@pytest.mark.pg_only
-def test_steps_just_inserted_are_not_read_back(project, grown):
-    """A new run and a run that only grew: neither reads back the steps this transaction inserted,
-    and the rows are what a rebuild from the stored steps gives."""
-    trace_id, children, root_span = streaming_run(6)
-    queries = []
+def _step_reads(queries):
+    """The statements among these that read steps for the runs' and spend rows (all their columns)."""
+    return [q for q in queries if q.lstrip().startswith("SELECT") and 'FROM "tracing_step"' in q
+            and '"tracing_step"."cost_breakdown"' in q]
+
+
+@pytest.fixture
+def queries():
+    """Every SQL statement run while the fixture is in use."""
+    seen = []
 
     def spy(execute, sql, params, many, context):
-        queries.append(sql)
+        seen.append(sql)
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(spy):
-        stream(project, trace_id, [root_span, *children[:4]], 5)  # a new run
-        stream(project, trace_id, children[4:], 2)  # it only grows
-    assert grown == [set(), {trace_id}]
-    step_reads = [q for q in queries if q.lstrip().startswith("SELECT") and 'FROM "tracing_step"' in q
-                  and '"tracing_step"."cost_breakdown"' in q]
-    assert step_reads == []  # neither run_growth.read nor spend.read_steps
+        yield seen
+
+
+@pytest.mark.pg_only
+def test_steps_just_inserted_are_not_read_back(project, grown, queries):
+    """A new run, a run that only grows, then its root: none reads back the steps its transaction
+    inserted (the root's reads only the run's earlier steps), and the rows are what a rebuild from
+    the stored steps gives."""
+    trace_id, children, root_span = streaming_run(6)
+    stream(project, trace_id, children[:3], 3)  # a new run
+    assert _step_reads(queries) == []
+    stream(project, trace_id, children[3:5], 2)  # it only grows
+    assert grown == [set(), {trace_id}] and _step_reads(queries) == []
+    stream(project, trace_id, [root_span, children[5]], 2)  # rebuilt: the root names the agent
+    assert grown[2] == set()
+    assert len(_step_reads(queries)) == 1 and " NOT " in _step_reads(queries)[0]
     kept = run_row(trace_id), spend_rows(trace_id)
+    assert kept[0]["steps"] == 7 and kept[0]["agent"] == "planner"
     with transaction.atomic():
         recompute_runs(project.id, [trace_id])
     assert (run_row(trace_id), spend_rows(trace_id)) == kept
+
+
+@pytest.mark.pg_only
+def test_a_run_sharing_a_span_id_with_another_is_read_whole(project):
+    """The earlier steps of rebuilt runs are read without the span ids just inserted in any of them:
+    a run whose earlier step has a span id another run's new step has is then short of it, and is
+    read whole."""
+    a, a_children, a_root = streaming_run(2, root_agent="a", trace_id="aa" * 16)
+    b, b_children, b_root = streaming_run(2, root_agent="b", trace_id="bb" * 16)
+    b_children = [dataclasses.replace(s, span_id=f"b{i:015x}") for i, s in enumerate(b_children)]
+    shared = dataclasses.replace(b_children[1], span_id=a_children[0].span_id)  # new in b, earlier in a
+    stream(project, a, [*a_children, b_children[0]], 3)
+    with transaction.atomic():
+        index_spans(project.id, [a_root, b_root, shared])
+    kept = {t: (run_row(t), spend_rows(t)) for t in (a, b)}
+    assert kept[a][0]["steps"] == 3 and kept[b][0]["steps"] == 3
+    with transaction.atomic():
+        recompute_runs(project.id, [a, b])
+    assert {t: (run_row(t), spend_rows(t)) for t in (a, b)} == kept
 
 
 @pytest.mark.pg_only
