@@ -40,9 +40,12 @@ def ns_to_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=dt_timezone.utc)
 
 
+_VERSION_MAX_US = (2**63 - 1) // 1024 - 1  # an end after ~2255 (OTLP allows int64 nanoseconds) counts as then
+
+
 def _version(span: SpanRecord) -> int:
     # Later end wins; then more attributes. Bounded so it fits a bigint.
-    return (span.end_ns // 1000) * 1024 + min(len(span.attributes) + len(span.events), 1023)
+    return min(span.end_ns // 1000, _VERSION_MAX_US) * 1024 + min(len(span.attributes) + len(span.events), 1023)
 
 
 def _count(value):

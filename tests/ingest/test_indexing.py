@@ -170,3 +170,15 @@ def test_absurd_amounts_in_one_span_do_not_keep_its_batch_from_being_indexed(cli
     assert (run.input_tokens, run.output_tokens, run.cost_usd, run.unpriced_calls) == (
         1000 + (step.input_tokens or 0), 100 + (step.output_tokens or 0), Decimal("0.0035"), 1)
     assert step.input_tokens in (None, 10**10)  # 2**52 is not a token count
+
+
+def test_a_span_ending_at_the_last_nanosecond_otlp_allows_is_indexed_with_its_batch(client, api_key):
+    """int64 nanoseconds reach 2262; a copy's version (its end in microseconds × 1024) overflowed the
+    bigint column past ~2255, and the batch failed at every retry."""
+    trace_id, spans = agent_trace()
+    late = span(trace_id, new_span_id(), "late", parent=spans[0].parent_span_id.hex())
+    late.start_time_unix_nano, late.end_time_unix_nano = 2**63 - 10**12, 2**63 - 1
+    assert post(client, request([*spans, late]), api_key).status_code == 200
+    assert IngestBatch.objects.get().status == IngestBatch.INDEXED
+    assert Step.objects.get(span_id=late.span_id.hex()).end_ns == 2**63 - 1
+    assert Run.objects.get(trace_id=trace_id).steps == 4
