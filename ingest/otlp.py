@@ -114,7 +114,7 @@ def _decode_protobuf(body: bytes, limit: int) -> Decoded:
     for rs in request.resource_spans:
         resource = _pb_attrs(rs.resource.attributes, limit)
         for ss in rs.scope_spans:
-            scope_name, scope_version = ss.scope.name, ss.scope.version
+            scope_name, scope_version = _truncate(ss.scope.name, 1000), _truncate(ss.scope.version, 1000)
             for span in ss.spans:
                 trace_id, span_id = span.trace_id.hex(), span.span_id.hex()
                 parent = span.parent_span_id.hex() or None
@@ -137,7 +137,8 @@ def _decode_protobuf(body: bytes, limit: int) -> Decoded:
                         status_message=_truncate(span.status.message, limit),
                         attributes=_pb_attrs(span.attributes, limit),
                         events=[
-                            SpanEvent(e.name, e.time_unix_nano, _pb_attrs(e.attributes, limit)) for e in span.events
+                            SpanEvent(_truncate(e.name, 1000), e.time_unix_nano, _pb_attrs(e.attributes, limit))
+                            for e in span.events
                         ],
                         resource=resource,
                         scope_name=scope_name,
@@ -237,15 +238,15 @@ def _decode_json(body: bytes, limit: int) -> Decoded:
                         attributes=_json_attrs(span.get("attributes"), limit),
                         events=[
                             SpanEvent(
-                                str(e.get("name") or ""),
+                                _truncate(str(e.get("name") or ""), 1000),
                                 _int(e.get("timeUnixNano", 0), "timeUnixNano"),
                                 _json_attrs(e.get("attributes"), limit),
                             )
                             for e in map(lambda e: _obj(e, "event"), _list(span.get("events"), "events"))
                         ],
                         resource=resource,
-                        scope_name=str(scope.get("name") or ""),
-                        scope_version=str(scope.get("version") or ""),
+                        scope_name=_truncate(str(scope.get("name") or ""), 1000),
+                        scope_version=_truncate(str(scope.get("version") or ""), 1000),
                     )
                 )
     return out

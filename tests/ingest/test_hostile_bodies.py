@@ -91,3 +91,87 @@ def test_earlier_data_survives_the_barrage(client, api_key, existing_run):
         client.post("/v1/traces", data=bytes([i % 256]) * (i + 1), content_type=PB, HTTP_AUTHORIZATION=f"Bearer {api_key}")
     assert (Run.objects.get(trace_id=existing_run).steps, Step.objects.filter(trace_id=existing_run).count()) == before
     assert not IngestBatch.objects.filter(status=IngestBatch.FAILED).exists()
+
+
+# Values at the edges of what each column holds, under the keys the mappers read numbers and text from.
+NUMERIC_KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+                "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.cost",
+                "llm.cost.total", "operation.cost", "llm.token_count.prompt", "llm.token_count.completion",
+                "ai.usage.promptTokens", "langfuse.observation.cost_details", "langfuse.observation.usage_details",
+                "gen_ai.aggregated_usage.input_tokens"]
+TEXT_KEYS = ["gen_ai.operation.name", "gen_ai.request.model", "gen_ai.response.model", "gen_ai.provider.name",
+             "gen_ai.agent.name", "gen_ai.tool.name", "session.id", "user.id", "langfuse.trace.tags", "error.type",
+             "gen_ai.output.messages", "gen_ai.input.messages", "openinference.span.kind"]
+edge_ints = st.one_of(st.integers(-2**63, 2**63 - 1), st.sampled_from([2**31, 2**53, 2**62, 2**63 - 1, -1, 10**10 + 1]))
+edge_numbers = st.one_of(edge_ints, st.floats(allow_nan=True, allow_infinity=True),
+                         st.sampled_from(["1e15", "1e400", "-0", "99999999999999999999999", "0.000000000000001",
+                                          "12345678901.5", "NaN", "Infinity", "9" * 40]))
+edge_text = st.one_of(st.text(max_size=30), st.sampled_from(["chat", "gpt-4o", "openai", "execute_tool", "LLM", "\x00",
+                                                             "x" * 5000, json.dumps([{"role": "user", "content": "\x00"}])]),
+                      json_values.map(json.dumps))
+nanos = st.integers(0, 2**63 - 1)
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(spans=st.lists(st.tuples(
+    st.dictionaries(st.sampled_from(NUMERIC_KEYS), st.one_of(edge_numbers, st.lists(edge_ints, max_size=3),
+                                                             st.dictionaries(st.sampled_from(["input", "output", "total"]),
+                                                                             edge_numbers, max_size=3)), max_size=5),
+    st.dictionaries(st.sampled_from(TEXT_KEYS), edge_text, max_size=5), nanos, nanos), min_size=1, max_size=6))
+def test_whatever_accepted_spans_carry_their_batch_is_indexed(client, api_key, spans):
+    """Nothing accepted is lost: a span's value that a column cannot hold (a cost past $10^10, tokens past a
+    bigint, an end in 2262) must not fail its batch at every retry, so that its other spans are never indexed."""
+    from tests.otlp_builders import new_span_id, new_trace_id, span
+
+    trace_id = new_trace_id()
+    body = []
+    for numbers, texts, start, end in spans:
+        s = span(trace_id, new_span_id(), "step", kind=3, attrs={**texts, **numbers})
+        s.start_time_unix_nano, s.end_time_unix_nano = start, end
+        body.append(s)
+    before = IngestBatch.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    response = client.post("/v1/traces", data=request(body), content_type=PB, HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    assert response.status_code == 200, response.content[:300]
+    assert list(IngestBatch.objects.filter(id__gt=before).values_list("status", "error")) == [(IngestBatch.INDEXED, "")]
+    assert Step.objects.filter(trace_id=trace_id).count() == len(body)
+
+
+NUL_ATTRIBUTES = [
+    {"gen_ai.operation.name": "chat",
+     "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "a\x00b"}]}])},
+    {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps([{"role": "user", "content": "a\x00b"}])},
+    {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": json.dumps({"q\x00": "a\x00b"})},
+    {"gen_ai.operation.name": "chat", "langfuse.observation.metadata": json.dumps({"k\x00": "a\x00b"})},
+    {"openinference.span.kind": "LLM", "input.value": json.dumps({"question": "a\x00b"})},
+]
+
+
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+@pytest.mark.parametrize("attrs", NUL_ATTRIBUTES)
+def test_a_nul_character_anywhere_is_kept_as_u_fffd_and_the_batch_indexed(client, api_key, attrs, encoding):
+    """PostgreSQL text and jsonb cannot hold NUL. Raw in an attribute the decoder showed it as U+FFFD;
+    escaped in JSON text (an LLM echoing binary), in a scope or an event name, it reached the COPY and
+    failed the batch at every retry."""
+    from ingest.otlp import JSON as JSON_ENCODING, decode
+    from tests.otlp_builders import new_span_id, new_trace_id, span, to_json
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    trace_id = new_trace_id()
+    s = span(trace_id, new_span_id(), "step", kind=3, attrs=attrs)
+    s.events.append(Span.Event(name="tick\x00", time_unix_nano=s.start_time_unix_nano))
+    body = request([s])
+    message = __import__("opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+                         fromlist=["ExportTraceServiceRequest"]).ExportTraceServiceRequest.FromString(body)
+    message.resource_spans[0].scope_spans[0].scope.name = "scope\x00"
+    body = message.SerializeToString()
+    if encoding == "json":
+        body = to_json(body)
+        assert decode(body, JSON_ENCODING).spans[0].scope_name == "scope\ufffd"
+    response = client.post("/v1/traces", data=body, content_type=JS if encoding == "json" else PB,
+                           HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    assert response.status_code == 200, response.content
+    assert list(IngestBatch.objects.values_list("status", "error")) == [(IngestBatch.INDEXED, "")]
+    step = Step.objects.get(trace_id=trace_id)
+    stored = json.dumps([step.input, step.output, step.tool_arguments, step.metadata, step.raw], ensure_ascii=False)
+    assert "a\ufffdb" in stored and "\x00" not in stored
+    assert step.raw["scope"]["name"] == "scope\ufffd" and step.raw["events"][0]["name"] == "tick\ufffd"

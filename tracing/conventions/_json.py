@@ -28,7 +28,21 @@ def parse_json(value: Any) -> Any:
         return value
     if _too_deep(decoded, text):
         return value
+    if ("\\u0000" in text) if isinstance(text, str) else (b"\\u0000" in text):
+        return _without_nul(decoded)
     return decoded
+
+
+def _without_nul(value: Any) -> Any:
+    """NUL, which PostgreSQL text and jsonb cannot hold, as U+FFFD in every string (as the decoder
+    shows it in attribute values): escaped in JSON text (\\u0000) it reached the COPY and failed the batch."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def parse_json_container(value: Any) -> Any:
