@@ -14,8 +14,8 @@ in the last digits; its runs are always rebuilt.
 from __future__ import annotations
 
 from datetime import datetime
-from operator import attrgetter
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection

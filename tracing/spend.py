@@ -217,6 +217,9 @@ def read_steps(project_id: int, trace_ids: list[str], where: Q | None = None) ->
     return steps
 
 
+HELD_MAX = 10_000  # span ids steps_of leaves out of a read; PostgreSQL takes at most 65,535 parameters
+
+
 def steps_of(project_id: int, trace_ids: list[str], known: dict[str, list[dict[str, Any]]],
              counts: dict[str, int]) -> dict[str, list[dict[str, Any]]]:
     """read_steps(), but the steps `known` holds (some or all of a run's, as read_steps gives them:
@@ -226,8 +229,10 @@ def steps_of(project_id: int, trace_ids: list[str], known: dict[str, list[dict[s
     whole = {t for t in trace_ids if t in known and len(known[t]) == counts.get(t)}
     part = [t for t in trace_ids if t in known and t not in whole]
     unknown = [t for t in trace_ids if t not in known]
+    held = sorted({s["span_id"] for t in part for s in known[t]})
+    if len(held) > HELD_MAX:  # a group far larger than the default: one bound parameter a span id
+        unknown, part = unknown + part, []
     if part:
-        held = sorted({s["span_id"] for t in part for s in known[t]})
         older = read_steps(project_id, part, where=~Q(span_id__in=held))
         for t in part:
             if len(older[t]) + len(known[t]) == counts.get(t):

@@ -5,8 +5,12 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
 from ingest.models import IngestBatch
-from tests.otlp_builders import agent_trace, request
+from ingest.otlp import JSON as JSON_ENCODING, decode
+from tests.otlp_builders import agent_trace, new_span_id, new_trace_id, request, span, to_json
 from tracing.models import Run, Step
 
 PB, JS = "application/x-protobuf", "application/json"
@@ -121,8 +125,6 @@ nanos = st.integers(0, 2**63 - 1)
 def test_whatever_accepted_spans_carry_their_batch_is_indexed(client, api_key, spans):
     """Nothing accepted is lost: a span's value that a column cannot hold (a cost past $10^10, tokens past a
     bigint, an end in 2262) must not fail its batch at every retry, so that its other spans are never indexed."""
-    from tests.otlp_builders import new_span_id, new_trace_id, span
-
     trace_id = new_trace_id()
     body = []
     for numbers, texts, start, end in spans:
@@ -152,16 +154,10 @@ def test_a_nul_character_anywhere_is_kept_as_u_fffd_and_the_batch_indexed(client
     """PostgreSQL text and jsonb cannot hold NUL. Raw in an attribute the decoder showed it as U+FFFD;
     escaped in JSON text (an LLM echoing binary), in a scope or an event name, it reached the COPY and
     failed the batch at every retry."""
-    from ingest.otlp import JSON as JSON_ENCODING, decode
-    from tests.otlp_builders import new_span_id, new_trace_id, span, to_json
-    from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
     trace_id = new_trace_id()
     s = span(trace_id, new_span_id(), "step", kind=3, attrs=attrs)
     s.events.append(Span.Event(name="tick\x00", time_unix_nano=s.start_time_unix_nano))
-    body = request([s])
-    message = __import__("opentelemetry.proto.collector.trace.v1.trace_service_pb2",
-                         fromlist=["ExportTraceServiceRequest"]).ExportTraceServiceRequest.FromString(body)
+    message = ExportTraceServiceRequest.FromString(request([s]))
     message.resource_spans[0].scope_spans[0].scope.name = "scope\x00"
     body = message.SerializeToString()
     if encoding == "json":

@@ -435,6 +435,19 @@ def test_steps_just_inserted_are_not_read_back(project, grown, queries):
 
 
 @pytest.mark.pg_only
+def test_runs_with_more_new_span_ids_than_a_query_should_bind_are_read_whole(project, queries, monkeypatch):
+    monkeypatch.setattr(spend, "HELD_MAX", 2)
+    trace_id, children, root_span = streaming_run(4)
+    stream(project, trace_id, children[:2], 2)
+    stream(project, trace_id, [root_span, *children[2:]], 3)  # 3 new span ids
+    assert [" NOT " in q for q in _step_reads(queries)] == [False]
+    kept = run_row(trace_id), spend_rows(trace_id)
+    with transaction.atomic():
+        recompute_runs(project.id, [trace_id])
+    assert (run_row(trace_id), spend_rows(trace_id)) == kept and kept[0]["steps"] == 5
+
+
+@pytest.mark.pg_only
 def test_a_run_sharing_a_span_id_with_another_is_read_whole(project):
     """The earlier steps of rebuilt runs are read without the span ids just inserted in any of them:
     a run whose earlier step has a span id another run's new step has is then short of it, and is
