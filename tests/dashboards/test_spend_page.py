@@ -276,3 +276,28 @@ def test_the_page_numbers_read_in_one_pass_equal_the_ones_read_apart(project, sp
                                             "series": spend_report.over_time(project, f, stack, now)})
         seen_units.update(units)
     assert seen_units == {"hour", "day", "week", "month"}
+
+
+@pytest.mark.parametrize("costs", [[7], [5, 1], list(range(11, 0, -1)), [3, 3, 1, 9, 9, 9, 2, 5, 8, 4, 6, 7, 0, 10]])
+def test_cost_per_run_median_and_p90_are_the_runs_at_those_ranks(project, costs):
+    """Median: the priced run at rank n // 2 (0 the cheapest); p90: at rank int(0.9 n), the costliest at most.
+    Unpriced runs and runs outside the filters are not ranked."""
+    from django.utils import timezone
+
+    from tracing import bulk, spend_report
+    from tracing.models import Run
+    from tracing.spend_models import SpendRun
+
+    now = timezone.now()
+    rows = [SpendRun(project=project, trace_id=f"{i:032x}", started_at=now, status=Run.OK, cost_units=c * 10**8)
+            for i, c in enumerate(costs)]
+    rows += [SpendRun(project=project, trace_id=f"u{i:031x}", started_at=now, status=Run.OK, unpriced_calls=1)
+             for i in range(3)]
+    rows.append(SpendRun(project=project, trace_id="e" * 32, started_at=now, status=Run.ERROR, cost_units=10**12))
+    bulk.insert(SpendRun, rows)
+    dist = spend_report.cost_per_run(project, spend_report.SpendFilters(status=Run.OK))
+    ranked, n = sorted(costs), len(costs)
+    assert (dist["runs"], dist["priced_runs"], dist["unknown_cost_runs"]) == (n + 3, n, 3)
+    assert dist["median"] == Decimal(ranked[n // 2]) / 100
+    assert dist["p90"] == Decimal(ranked[min(n - 1, int(n * 0.9))]) / 100
+    assert dist["max"] == Decimal(max(costs)) / 100
