@@ -175,8 +175,9 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
         else:
             stale.add(step.trace_id)
     replaced = {step.trace_id for step in rows if (step.trace_id, step.span_id) in stored}
+    new: list[Step] = []
     if rows:
-        write_steps(rows, stored)
+        new = write_steps(rows, stored)
         written = {step.trace_id for step in rows}
         # A run with a replaced step (its old words may be gone) or a stale copy left out (its words
         # are in `words`) has its documents rebuilt from its stored steps.
@@ -185,8 +186,7 @@ def index_spans(project_id: int, spans: Iterable[SpanRecord]) -> set[str]:
     for step in rows:
         if step.trace_id not in replaced:
             added.setdefault(step.trace_id, set()).add(step.span_id)
-    inserted = (run_growth.values_of([s for s in rows if (s.trace_id, s.span_id) not in stored])
-                if connection.vendor == "postgresql" else None)
+    inserted = run_growth.values_of(new) if connection.vendor == "postgresql" else None
     recompute_runs(project_id, trace_ids, added, inserted)
     return set(trace_ids)
 
@@ -229,20 +229,21 @@ def index_words(project_id: int, words: dict[str, set[str]], rebuilt: set[str]) 
     bulk.insert(SearchDocument, search.documents(project_id, words))
 
 
-def write_steps(rows: list[Step], stored: dict) -> None:
-    """Upsert on (project, trace_id, span_id), every Step field.
+def write_steps(rows: list[Step], stored: dict) -> list[Step]:
+    """Upsert on (project, trace_id, span_id), every Step field; returns the rows not stored before.
 
     On PostgreSQL the spans not stored yet (the traces are locked, so `stored` is exact) go in
     with COPY, JSON serialised by orjson: Django's bulk_create binds each column as an array
     that psycopg escapes element by element in Python, which cost more than normalizing the
     span. Re-sent spans, rare, take the ON CONFLICT DO UPDATE path."""
+    new = [step for step in rows if (step.trace_id, step.span_id) not in stored]
     if connection.vendor != "postgresql":
         _upsert(rows)
-        return
-    new = [step for step in rows if (step.trace_id, step.span_id) not in stored]
+        return new
     if len(new) < len(rows):
         _upsert([step for step in rows if (step.trace_id, step.span_id) in stored])
     bulk.insert(Step, new)
+    return new
 
 
 def _upsert(rows: list[Step]) -> None:

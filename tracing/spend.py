@@ -226,7 +226,7 @@ def steps_of(project_id: int, trace_ids: list[str], known: dict[str, list[dict[s
     those the caller just inserted) are not read again. `counts`: how many steps each of those runs
     has; one whose steps read and known do not make up that many (another run shares a span id) is
     read whole."""
-    whole = {t for t in trace_ids if t in known and len(known[t]) == counts.get(t)}
+    whole = {t: known[t] for t in trace_ids if t in known and len(known[t]) == counts.get(t)}
     part = [t for t in trace_ids if t in known and t not in whole]
     unknown = [t for t in trace_ids if t not in known]
     held = sorted({s["span_id"] for t in part for s in known[t]})
@@ -236,12 +236,11 @@ def steps_of(project_id: int, trace_ids: list[str], known: dict[str, list[dict[s
         older = read_steps(project_id, part, where=~Q(span_id__in=held))
         for t in part:
             if len(older[t]) + len(known[t]) == counts.get(t):
-                known[t] = sorted([*older[t], *known[t]], key=itemgetter("start_ns", "span_id"))
-                whole.add(t)
+                whole[t] = sorted([*older[t], *known[t]], key=itemgetter("start_ns", "span_id"))
             else:
                 unknown.append(t)
     steps = read_steps(project_id, unknown)
-    steps.update((t, known[t]) for t in trace_ids if t in whole)
+    steps.update(whole)
     return steps
 
 
