@@ -182,3 +182,23 @@ def test_a_span_ending_at_the_last_nanosecond_otlp_allows_is_indexed_with_its_ba
     assert IngestBatch.objects.get().status == IngestBatch.INDEXED
     assert Step.objects.get(span_id=late.span_id.hex()).end_ns == 2**63 - 1
     assert Run.objects.get(trace_id=trace_id).steps == 4
+
+
+def test_a_built_step_is_the_instance_the_model_would_construct(project):
+    """build_step skips Model.__init__ (tracing.indexer._new_step): the instance must be the same as
+    Step(**its values), and save and read back like one."""
+    from ingest import otlp
+    from tracing.conventions import normalize
+    from tracing.indexer import build_step
+
+    _, spans = agent_trace()
+    for record in otlp.decode(request(spans), otlp.PROTOBUF).spans:
+        step = build_step(project.id, record, normalize(record))
+        values = {f.attname: getattr(step, f.attname) for f in Step._meta.concrete_fields}
+        plain = Step(**values)
+        assert {k: v for k, v in vars(step).items() if k != "_state"} == {
+            k: v for k, v in vars(plain).items() if k != "_state"}
+        assert (step._state.adding, step._state.db) == (True, None)
+        step.save()
+        assert step.pk is not None and (step._state.adding, step._state.db) == (False, "default")
+        assert Step.objects.filter(pk=step.pk).values(*values).get() == {**values, "id": step.pk}
