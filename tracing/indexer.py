@@ -279,7 +279,8 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     spend rows. `added`: {trace_id: span ids} of runs whose only change is these new steps: if
     their duplicate marks stay the same, their Run row gains those steps (tracing.run_growth) where
     that gives what the rebuild would, and, if their context (agent, user, session, tags) stays
-    the same, their spend rows gain those steps' amounts (tracing.spend.add_new_steps). A run
+    the same or their root arrived and set it, their spend rows gain those steps' amounts
+    (tracing.spend.add_new_steps). A run
     streaming in batch by batch then costs each batch what its new steps cost, not its length.
     `inserted`: {trace_id: the steps this transaction inserted, as run_growth.read gives them}, from
     memory (run_growth.values_of; PostgreSQL): then they are not read back, for the runs' rows or
@@ -300,17 +301,20 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     rebuilt = [t for t in trace_ids if t not in grown]
     runs = rebuild_runs(project_id, rebuilt, now) if rebuilt else []
     bulk.upsert(Run, sorted([*runs, *grown.values()], key=lambda r: r.trace_id), unique_fields=["project", "trace_id"])
-    # Spend: these runs' pre-aggregated spend rows (tracing.spend_models), same transaction.
+    # Spend: these runs' pre-aggregated spend rows (tracing.spend_models), same transaction. A grown run
+    # may have changed its context: its root arrived (tracing.run_growth.take_root).
+    moved = {t: before[t] for t, r in grown.items() if before[t] != (r.agent, r.user_id, r.session_id, r.tags)}
     kept = [*grown, *(r.trace_id for r in runs
                       if r.trace_id in added and before.get(r.trace_id) == (r.agent, r.user_id, r.session_id, r.tags))]
-    done, gained = spend.add_new_steps(project_id, {t: new_steps.get(t, []) for t in kept}) if kept else (set(), {})
+    done, gained, left = (spend.add_new_steps(project_id, {t: new_steps.get(t, []) for t in kept}, moved) if kept
+                          else (set(), {}, {}))
     # The steps of the rebuilt runs this transaction inserted, but in runs where a duplicate mark
     # changed since (the marks are what the database holds that they lack), are not read back for
     # their spend rows: only the runs' other steps are.
     known = {r.trace_id: inserted[r.trace_id] for r in runs
              if inserted and r.trace_id in inserted and r.trace_id not in remarked}
     spend.recompute_buckets(project_id, [t for t in trace_ids if t not in done], gained=gained, known=known,
-                            counts={r.trace_id: r.steps for r in runs})
+                            counts={r.trace_id: r.steps for r in runs}, left=left)
 
 
 def models_used(project_id: int, trace_ids: list[str]) -> dict[str, list[str]]:

@@ -6,8 +6,10 @@ steps' counts, tokens and cost are added to the stored row, and its start, end a
 
 Only where that gives exactly what the rebuild (tracing.indexer.rebuild_runs) gives: the caller
 passes runs with no step replaced and no duplicate mark changed, and a run is left to the rebuild
-when a new step is a root, carries an agent, user, session or tags the run's could change by, or
-the row's start_ns / end_ns are not what its times came from (older rows, older workers).
+when a new step is a second root, carries an agent, user, session or tags the run's could change
+by (but for its root's own), or the row's start_ns / end_ns are not what its times came from (older
+rows, older workers). A run's root usually arrives last (it ends last, and exporters send spans as
+they end): the row then takes the root's name, status, start and context, as the rebuild would.
 PostgreSQL only: SQLite sums decimals as floats, so its rebuilt cost can differ from an exact sum
 in the last digits; its runs are always rebuilt.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 from django.db import connection
 
@@ -27,7 +29,7 @@ from tracing.step_keys import keyed, of_runs
 
 CONTEXT = (("agent", "agent_name"), ("session_id", "session_id"), ("user_id", "user_id"), ("tags", "tags"))
 # What the run's totals, the duplicate check (tracing.dedupe) and the spend rows (tracing.spend) read of a new step.
-VALUES = tuple(dict.fromkeys((*STEP_VALUES, "is_error", "end_ns", "session_id", "user_id", "tags")))
+VALUES = tuple(dict.fromkeys((*STEP_VALUES, "is_error", "end_ns", "session_id", "user_id", "tags", "service_name")))
 
 
 def grow(project_id: int, steps: dict[str, list[dict[str, Any]]], now: datetime) -> dict[str, Run]:
@@ -35,15 +37,42 @@ def grow(project_id: int, steps: dict[str, list[dict[str, Any]]], now: datetime)
     this transaction inserted, as `read` gives them}) whose row can be brought up to date from those."""
     if connection.vendor != "postgresql" or not steps:
         return {}
-    runs = {r.trace_id: r for r in of_runs(project_id, steps, Run)
-            if _kept_exactly(r) and all(s["parent_span_id"] for s in steps[r.trace_id])}  # a new root: rebuilt
-    _keep_context(project_id, runs, steps)
+    runs = {r.trace_id: r for r in of_runs(project_id, steps, Run) if _kept_exactly(r)}
+    roots = {t: root_of(run, steps[t]) for t, run in runs.items()}
+    runs = {t: run for t, run in runs.items() if roots[t] is not False}  # a second root: rebuilt
+    _keep_context(project_id, runs, steps, roots)
     models = _models_moving(project_id, runs, steps)
     for t, run in runs.items():
+        if roots[t] is not None:
+            take_root(run, roots[t])
         add(run, steps[t], now)
         if t in models:
             run.models_used = models[t]
     return runs
+
+
+def root_of(run: Run, steps: list[dict[str, Any]]) -> dict[str, Any] | None | Literal[False]:
+    """The run's root among its new steps; None if none is; False if the rebuild could take
+    another (the run has one already, or several arrived)."""
+    new = [s for s in steps if not s["parent_span_id"]]
+    if not new:
+        return None
+    return new[0] if len(new) == 1 and not run.root_span_id else False
+
+
+def take_root(run: Run, root: dict[str, Any]) -> None:
+    """The row of a run that had no root, once its root has arrived (before `add`, which counts it
+    and ends the run at its latest step): the root's span, name, service and status, its start, and
+    its context where it carries one (the rebuild prefers the root's; _keep_context checked the rest)."""
+    run.root_span_id = root["span_id"]
+    run.name = root["name"][:300]
+    run.service = root["service_name"][:200]
+    run.status = Run.ERROR if root["is_error"] else Run.OK
+    run.start_ns = root["start_ns"]
+    run.started_at = indexer.ns_to_datetime(run.start_ns)
+    for field, source in CONTEXT:
+        if root[source]:
+            setattr(run, field, root[source][:200] if field != "tags" else root[source])
 
 
 def _kept_exactly(run: Run) -> bool:
@@ -84,20 +113,22 @@ def _carries_context(s: dict[str, Any]) -> bool:
             or bool(s["model"] and s["tags"]))
 
 
-def _keep_context(project_id: int, runs: dict[str, Run], steps: dict[str, list[dict]]) -> None:
+def _keep_context(project_id: int, runs: dict[str, Run], steps: dict[str, list[dict]],
+                  new_roots: dict[str, dict | None]) -> None:
     """Drop from `runs` those whose agent, session, user or tags a new step could change. The
     rebuild takes each from the root, else from the first step carrying one: a new step carrying
     nothing, or the run's own value, changes nothing; one carrying another value changes nothing
-    only when the root carries its own."""
+    only when the root carries its own. A root arriving now (`new_roots`) sets what it carries
+    (take_root) and is not counted here."""
     doubt = {t: [f for f, source in CONTEXT if any(_carries_context(s) and s[source] and s[source] != getattr(run, f)
-                                                   for s in steps[t])]
+                                                   for s in steps[t] if s is not new_roots.get(t))]
              for t, run in runs.items()}
     doubt = {t: fields for t, fields in doubt.items() if fields}
     if not doubt:
         return
-    roots: dict[str, dict] = {}
-    for row in keyed(project_id, {t: [runs[t].root_span_id] for t in doubt}).values(
-            "trace_id", *(source for _, source in CONTEXT)):
+    roots: dict[str, dict] = {t: new_roots[t] for t in doubt if new_roots.get(t) is not None}
+    stored = {t: [runs[t].root_span_id] for t in doubt if t not in roots and runs[t].root_span_id}
+    for row in keyed(project_id, stored).values("trace_id", *(source for _, source in CONTEXT)) if stored else ():
         roots[row["trace_id"]] = row
     for t, fields in doubt.items():
         root = roots.get(t)

@@ -152,7 +152,6 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]],
     """{(hour, dimension, key): amounts} for one run. `run` carries agent, user_id, session_id, tags.
     `agents`: each step's agent, if the caller worked it out from the whole run (see add_new_steps)."""
     agents = agents or _agents(steps, run.get("agent") or "")
-    tags = list(dict.fromkeys(str(t)[:200] for t in run.get("tags") or [])) or [""]  # a repeated tag counts once
     # Amounts as lists in _ROW order, summed with map(); the keys the run has as a whole (totals, its user,
     # session, tags) all get the run's amounts of the hour, which are summed once.
     cells: dict[tuple, list[int]] = {}
@@ -170,10 +169,8 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]],
             _sum(cells, (hour, "provider", (s.get("provider") or "")[:100]), values)
         for tool, share in tool_shares(s, amounts):
             _sum(cells, (hour, "tool", tool), [share[f] for f in _ROW])
-    keys = [(TOTALS, ""), ("user", (run.get("user_id") or "")[:200]), ("session", (run.get("session_id") or "")[:200]),
-            *(("tag", tag) for tag in tags)]
     for hour, values in whole.items():
-        for dim, key in keys:
+        for dim, key in whole_run_keys(run):
             cells[(hour, dim, key)] = values
     out = {cell: {**dict(zip(_ROW, values)), "runs": 0} for cell, values in cells.items()}
 
@@ -187,6 +184,14 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]],
 
 
 _ROW = (*SPLIT, *COUNTS)
+
+
+def whole_run_keys(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (dimension, key) pairs that get all of a run's amounts: totals first, then its user,
+    session and tags (a run without tags under the tag ""; a repeated tag counts once)."""
+    tags = list(dict.fromkeys(str(t)[:200] for t in run.get("tags") or [])) or [""]
+    return [(TOTALS, ""), ("user", (run.get("user_id") or "")[:200]), ("session", (run.get("session_id") or "")[:200]),
+            *(("tag", tag) for tag in tags)]
 
 
 def _sum(cells: dict, cell: Any, values: list[int]) -> None:
@@ -244,33 +249,48 @@ def steps_of(project_id: int, trace_ids: list[str], known: dict[str, list[dict[s
     return steps
 
 
-def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]]) -> tuple[set[str], dict[tuple, list[int]]]:
+def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]],
+                  moved: dict[str, tuple] | None = None) -> tuple[set[str], dict[tuple, list[int]], dict[tuple, list[int]]]:
     """Bring the spend rows of runs that only gained steps up to date from those steps alone: the
     buckets of the new steps are added to the run's (SpendBucket, then SpendHour), its costliest
     step compared with theirs. A run streaming in for minutes is indexed batch after batch; redoing
     it from all its steps each time made indexing quadratic in its length (bench/long_run.py).
 
     `added`: {trace_id: the steps this transaction inserted, with STEP_VALUES, by start
-    (tracing.run_growth.read)}, for runs whose Run row existed and kept its agent, user, session
-    and tags, with no step replaced and no duplicate mark changed (tracing.indexer checks that).
-    What is added is then what recompute_buckets would change, unless a stored step hangs under a
-    new one (its agent may change), or a new step is in an earlier hour than the run's rows of the
-    same key (the run's count moves): those runs are left out. Returns the runs done and what their
-    SpendHour cells gain, which the caller hands to recompute_buckets for the other runs: one
-    SpendHour statement per transaction, so concurrent workers lock the cells in one order
-    (apply_to_hours).
+    (tracing.run_growth.read)}, for runs whose Run row existed, with no step replaced and no
+    duplicate mark changed (tracing.indexer checks that). `moved`: {trace_id: its (agent, user,
+    session, tags) before} for those of them whose root arrived with these steps and changed their
+    context; the others kept theirs. What is added is then what recompute_buckets would change,
+    unless a stored step hangs under a new one other than the root (its agent may change), or a new
+    step is in an earlier hour than the run's rows of the same key (the run's count moves): those
+    runs are left out. A moved run's rows are rewritten instead (rekeyed): its whole-run keys follow
+    its new context, and the steps that fell back to its agent (none carried one: its agent was
+    "") take the root's; were its agent from one of its steps, those could not be told apart from
+    the steps carrying it, and it is left out.
 
-    What is read of the rest of the run into Python does not grow with it: its spend rows, and the
-    ancestors of the new steps up to the nearest carrying an agent. PostgreSQL still scans the
-    run's steps for those whose parent is a new step (no index leads with parent_span_id)."""
+    Returns the runs done, what their SpendHour cells hold now, and what they held before (the
+    moved runs' cells, which they may leave; the others' only gain), which the caller hands to
+    recompute_buckets for the other runs: one SpendHour statement per transaction, so concurrent
+    workers lock the cells in one order (apply_to_hours).
+
+    What is read of the rest of the run into Python does not grow with its steps: its spend rows,
+    and the ancestors of the new steps up to the nearest carrying an agent. PostgreSQL still scans
+    the run's steps for those whose parent is a new step (no index leads with parent_span_id)."""
+    moved = moved or {}
     new = {t: {s["span_id"] for s in steps} for t, steps in added.items()}
+    roots = {t: {s["span_id"] for s in steps if not s["parent_span_id"]} for t, steps in added.items()}
     trace_ids = sorted(new)
     hanging = {t for t, span_id, parent in of_runs(project_id, trace_ids, where=Q(
         parent_span_id__in={s for spans in new.values() for s in spans})
-    ).values_list("trace_id", "span_id", "parent_span_id") if parent in new[t] and span_id not in new[t]}
+    ).values_list("trace_id", "span_id", "parent_span_id") if parent in new[t] - roots[t] and span_id not in new[t]}
     trace_ids = [t for t in trace_ids if t not in hanging]
     first: dict[str, dict[tuple[str, str], datetime]] = defaultdict(dict)  # the run's first hour of each key
-    for t, hour, dim, key in (of_runs(project_id, trace_ids, SpendBucket)
+    stored: dict[str, dict[tuple, list[int]]] = defaultdict(dict)  # a moved run's rows
+    moving = [t for t in trace_ids if t in moved]
+    for t, hour, dim, key, *amounts in (of_runs(project_id, moving, SpendBucket).values_list(
+            "trace_id", "hour", "dimension", "key", *SUMMED) if moving else ()):
+        stored[t][(hour, dim, key)] = amounts
+    for t, hour, dim, key in (of_runs(project_id, [t for t in trace_ids if t not in moved], SpendBucket)
                               .values_list("trace_id", "hour", "dimension", "key")):
         if (dim, key) not in first[t] or hour < first[t][(dim, key)]:
             first[t][(dim, key)] = hour
@@ -280,33 +300,81 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]]) -> tu
         "trace_id", "top_span_id", "top_step_units")}
     tree = lineage(project_id, {t: added.get(t, []) for t in trace_ids},
                    {t: {tops[t][0]} for t in trace_ids if t in tops})
-    done, cells, run_rows = set(), [], []
+    done, cells, run_rows, rewritten, gained, left = set(), [], [], [], {}, {}
     for t in trace_ids:
         run, steps = runs[t], added.get(t, [])
-        if not first[t]:
+        if not (stored[t] if t in moved else first[t]):
             continue  # a run without spend rows (all its steps duplicates, or rows lost): rebuilt
         delta = trace_buckets(run, steps, _agents(list(tree[t].values()), run["agent"] or ""))
-        if any(first[t].get((dim, key), hour) > hour for hour, dim, key in delta):
+        if t in moved:
+            rows = rekeyed(stored[t], delta, moved[t][0], run)
+            if rows is None:
+                continue  # its agent came from a step
+            rewritten.append((t, rows))
+            for cell, amounts in stored[t].items():
+                _add(left, cell, amounts)
+            for cell, amounts in rows.items():
+                _add(gained, cell, amounts)
+        elif any(first[t].get((dim, key), hour) > hour for hour, dim, key in delta):
             continue  # a key's first hour moves earlier
+        else:
+            for cell, amounts in delta.items():
+                hour, dim, key = cell
+                if (dim, key) in first[t]:
+                    amounts["runs"] = 0  # the run counts on its first hour of this key already
+                cells.append(((t, *cell), [amounts[f] for f in SUMMED]))
         done.add(t)
-        for cell, amounts in delta.items():
-            hour, dim, key = cell
-            if (dim, key) in first[t]:
-                amounts["runs"] = 0  # the run counts on its first hour of this key already
-            cells.append(((t, *cell), [amounts[f] for f in SUMMED]))
         # Its costliest step: the stored one or a new one, the earliest on a tie (as costliest_step).
         starts = {span_id: s["start_ns"] for span_id, s in tree[t].items()}
         candidates = [top for top in (tops.get(t), costliest_step(steps)) if top]
         top = min(candidates, key=lambda c: (-c[1], starts[c[0]], c[0]), default=None)
         run_rows.append(_spend_run(project_id, t, run, top))
-    gained: dict[tuple, list[int]] = {}
     if done:
-        _upsert_cells(project_id, cells, "+", model=SpendBucket)
+        if cells:
+            _upsert_cells(project_id, cells, "+", model=SpendBucket)
+        if rewritten:
+            of_runs(project_id, [t for t, _ in rewritten], SpendBucket).delete()
+            bulk.insert_values(SpendBucket, [
+                {"project_id": project_id, "trace_id": t, "hour": hour, "dimension": dim, "key": key,
+                 **dict(zip(SUMMED, amounts))} for t, rows in rewritten for (hour, dim, key), amounts in rows.items()])
         of_runs(project_id, done, SpendRun).delete()
         bulk.insert(SpendRun, run_rows)
         for (t, *cell), amounts in cells:
             _add(gained, tuple(cell), amounts)
-    return done, gained
+    return done, gained, left
+
+
+_RUNS = SUMMED.index("runs")
+
+
+def rekeyed(stored: dict[tuple, list[int]], delta: dict[tuple, dict[str, Any]], agent_before: str,
+            run: dict[str, Any]) -> dict[tuple, list[int]] | None:
+    """A run's spend rows ({(hour, dimension, key): amounts in SUMMED order}) once its root has
+    arrived and changed its context: `stored`, its rows before, with `delta`, the new steps'
+    buckets (trace_buckets with the new context), as trace_buckets would give them for all its
+    steps. None when that cannot be told from the rows (see add_new_steps)."""
+    agent = run["agent"] or ""
+    if agent != agent_before and agent_before:
+        return None
+    out: dict[tuple, list[int]] = {}
+    whole = {dim for dim, _ in whole_run_keys(run)} - {TOTALS}
+    for cells in (stored, {cell: [amounts[f] for f in SUMMED] for cell, amounts in delta.items()}):
+        for (hour, dim, key), amounts in cells.items():
+            if dim in whole:
+                continue  # the run's user, session and tags: its totals, under its keys now
+            if dim == "agent" and key == "" and cells is stored:
+                key = agent[:200]  # the steps that fell back to the run's agent (it had none)
+            _add(out, (hour, dim, key), amounts)
+    for (hour, dim, _), amounts in list(out.items()):
+        if dim == TOTALS:
+            for other, key in whole_run_keys(run)[1:]:
+                out[(hour, other, key)] = amounts
+    first: dict[tuple[str, str], datetime] = {}
+    for hour, dim, key in out:
+        if (dim, key) not in first or hour < first[(dim, key)]:
+            first[(dim, key)] = hour
+    return {(hour, dim, key): [*amounts[:_RUNS], int(first[(dim, key)] == hour), *amounts[_RUNS + 1:]]
+            for (hour, dim, key), amounts in out.items()}
 
 
 LINEAGE_LEVELS = 8  # levels lineage walks up one query at a time; a deeper run's tree is read whole
@@ -338,18 +406,18 @@ def lineage(project_id: int, steps: dict[str, list[dict[str, Any]]], also: dict[
 
 
 def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tuple, list[int]] | None = None,
-                      known: dict[str, list[dict[str, Any]]] | None = None, counts: dict[str, int] | None = None
-                      ) -> None:
+                      known: dict[str, list[dict[str, Any]]] | None = None, counts: dict[str, int] | None = None,
+                      left: dict[tuple, list[int]] | None = None) -> None:
     """Rebuild the SpendBucket and SpendRun rows of these runs from their Steps (delete + insert: a
     replay gives the same rows), and apply what changed to the SpendHour cells. Runs are recomputed
     first; the caller holds the traces' locks (tracing.indexer), so no one else writes these rows.
-    `gained`: what add_new_steps added for other runs in this transaction, applied to SpendHour
-    with these runs' changes in one statement (every gained cell counts as entered: created if missing).
+    `gained`, `left`: what the runs add_new_steps did in this transaction hold now and held before,
+    applied to SpendHour with these runs' changes in one statement.
     `known`, `counts`: the steps of these runs the caller holds in memory, and how many each run has
     (see steps_of)."""
     trace_ids = list(trace_ids)
     if not trace_ids:
-        apply_to_hours(project_id, {}, gained or {})
+        apply_to_hours(project_id, left or {}, gained or {})
         return
     runs = _runs(project_id, trace_ids)
     steps = steps_of(project_id, trace_ids, known or {}, counts or {})
@@ -366,6 +434,8 @@ def recompute_buckets(project_id: int, trace_ids: Iterable[str], gained: dict[tu
     bulk.insert(SpendRun, run_rows)
     for cell, amounts in (gained or {}).items():
         _add(new, cell, amounts)
+    for cell, amounts in (left or {}).items():
+        _add(old, cell, amounts)
     apply_to_hours(project_id, old, new)
 
 

@@ -155,6 +155,20 @@ def streaming_run(n=12, root_agent="planner", trace_id="ab" * 16):
 
 
 @pytest.fixture
+def spend_added(monkeypatch):
+    """The traces each index_spans brought the spend rows of up to date from their new steps alone."""
+    calls, add_new_steps = [], spend.add_new_steps
+
+    def spy(*args):
+        result = add_new_steps(*args)
+        calls.append(result[0])
+        return result
+
+    monkeypatch.setattr(spend, "add_new_steps", spy)
+    return calls
+
+
+@pytest.fixture
 def grown(monkeypatch):
     """The traces each index_spans brought up to date from its new steps alone."""
     calls, grow = [], run_growth.grow
@@ -186,18 +200,68 @@ def test_a_run_streaming_in_is_added_to_batch_by_batch_without_reading_its_steps
     assert (run_row(trace_id), spend_rows(trace_id)) == kept
 
 
+def with_agent(span, name):
+    return dataclasses.replace(span, attributes={**span.attributes, "gen_ai.agent.name": name})
+
+
 @pytest.mark.pg_only
-def test_the_root_arriving_last_rebuilds_the_run_once(project, grown):
+def test_the_root_arriving_last_is_added_like_any_step(project, grown, queries, spend_added):
+    """Its children first, the root last (it ends last): the root's batch is added too, without
+    reading the run's steps. The run takes the root's name, status, start and agent, and its spend
+    moves to the root's agent, as a rebuild gives."""
     trace_id, children, root_span = streaming_run(6)
+    root_span = dataclasses.replace(root_span, status_code=2, attributes={
+        **root_span.attributes, "user.id": "ana", "session.id": "s-1", "tag.tags": ["eu", "prod"]})
     stream(project, trace_id, children, 2)
     assert grown == [set(), {trace_id}, {trace_id}]  # the first batch creates the run
     run = Run.objects.get(trace_id=trace_id)
     assert run.status == Run.IN_PROGRESS and run.ended_at is None and run.start_ns == T0
+    assert set(SpendBucket.objects.filter(dimension__in=["agent", "user"]).values_list("dimension", "key")) == {
+        ("agent", ""), ("user", "")}
+    queries.clear()
     stream(project, trace_id, [root_span], 1)
-    assert grown[3] == set()
+    assert grown[3] == {trace_id} and spend_added[-1] == {trace_id} and _step_reads(queries) == []
     run = Run.objects.get(trace_id=trace_id)
-    assert run.status == Run.OK and run.agent == "planner" and run.start_ns == T0 - SEC
-    assert run.duration_ms == 7000.0
+    assert (run.status, run.agent, run.user_id, run.session_id, run.tags) == (Run.ERROR, "planner", "ana", "s-1",
+                                                                             ["eu", "prod"])
+    assert run.start_ns == T0 - SEC and run.duration_ms == 7000.0 and run.steps == 7
+    assert set(SpendBucket.objects.exclude(dimension__in=["model", "provider", "tool", "totals"]).values_list(
+        "dimension", "key")) == {("agent", "planner"), ("user", "ana"), ("session", "s-1"), ("tag", "eu"), ("tag", "prod")}
+    kept = run_row(trace_id), spend_rows(trace_id)
+    with transaction.atomic():
+        recompute_runs(project.id, [trace_id])
+    assert (run_row(trace_id), spend_rows(trace_id)) == kept and hours_match_buckets()
+
+
+@pytest.mark.pg_only
+@pytest.mark.parametrize("case", ["agent from a child", "second root", "a new step over stored ones"])
+def test_a_root_arriving_when_the_rows_cannot_tell_is_rebuilt(project, grown, spend_added, case):
+    """The root's agent replaces the run's on the steps that fell back to it, which the rows tell
+    only when the run had none; a second root may be the run's root instead; a stored step hanging
+    under a new one that is not the root may change agent: these runs' rows are rebuilt, and equal
+    a rebuild from all their steps."""
+    trace_id, children, root_span = streaming_run(4)
+    later = [root_span, children[3]]
+    if case == "agent from a child":
+        children[0] = with_agent(children[0], "critic")  # the run's agent, until the root names its own
+    elif case == "second root":
+        later.append(dataclasses.replace(root_span, span_id="c0" * 8, start_ns=root_span.start_ns + 1))
+    else:  # the calls hang under a sub-agent's span, which arrives with the root
+        middle = SpanRecord(trace_id=trace_id, span_id="d0" * 8, parent_span_id=root_span.span_id, name="sub",
+                            kind=1, start_ns=T0, end_ns=T0 + 4 * SEC, attributes={"gen_ai.agent.name": "helper"})
+        children = [dataclasses.replace(c, parent_span_id=middle.span_id) for c in children]
+        later = [root_span, middle, children[3]]
+    stream(project, trace_id, children[:3], 3)
+    stream(project, trace_id, later, len(later))
+    kept = run_row(trace_id), spend_rows(trace_id)
+    assert grown[1] == (set() if case == "second root" else {trace_id}) and kept[0]["root_span_id"] == root_span.span_id
+    assert not spend_added or spend_added[-1] == set()  # the spend rows: rebuilt
+    with transaction.atomic():
+        recompute_runs(project.id, [trace_id])
+    assert (run_row(trace_id), spend_rows(trace_id)) == kept and hours_match_buckets()
+    agents = set(SpendBucket.objects.filter(dimension="agent").values_list("key", flat=True))
+    assert agents == {"agent from a child": {"critic", "planner"}, "second root": {"planner"},
+                      "a new step over stored ones": {"helper", "planner"}}[case]
 
 
 @pytest.mark.pg_only
@@ -419,16 +483,17 @@ def test_steps_just_inserted_are_not_read_back(project, grown, queries):
     """A new run, a run that only grows, then its root: none reads back the steps its transaction
     inserted (the root's reads only the run's earlier steps), and the rows are what a rebuild from
     the stored steps gives."""
-    trace_id, children, root_span = streaming_run(6)
+    trace_id, children, root_span = streaming_run(6, root_agent=None)
     stream(project, trace_id, children[:3], 3)  # a new run
     assert _step_reads(queries) == []
     stream(project, trace_id, children[3:5], 2)  # it only grows
     assert grown == [set(), {trace_id}] and _step_reads(queries) == []
-    stream(project, trace_id, [root_span, children[5]], 2)  # rebuilt: the root names the agent
+    # Rebuilt: a step names an agent, and the root none of its own to prevail.
+    stream(project, trace_id, [root_span, with_agent(children[5], "critic")], 2)
     assert grown[2] == set()
     assert len(_step_reads(queries)) == 1 and " NOT " in _step_reads(queries)[0]
     kept = run_row(trace_id), spend_rows(trace_id)
-    assert kept[0]["steps"] == 7 and kept[0]["agent"] == "planner"
+    assert kept[0]["steps"] == 7 and kept[0]["agent"] == "critic"
     with transaction.atomic():
         recompute_runs(project.id, [trace_id])
     assert (run_row(trace_id), spend_rows(trace_id)) == kept
@@ -437,9 +502,9 @@ def test_steps_just_inserted_are_not_read_back(project, grown, queries):
 @pytest.mark.pg_only
 def test_runs_with_more_new_span_ids_than_a_query_should_bind_are_read_whole(project, queries, monkeypatch):
     monkeypatch.setattr(spend, "HELD_MAX", 2)
-    trace_id, children, root_span = streaming_run(4)
+    trace_id, children, root_span = streaming_run(4, root_agent=None)
     stream(project, trace_id, children[:2], 2)
-    stream(project, trace_id, [root_span, *children[2:]], 3)  # 3 new span ids
+    stream(project, trace_id, [root_span, with_agent(children[2], "critic"), children[3]], 3)  # 3 new span ids: rebuilt
     assert [" NOT " in q for q in _step_reads(queries)] == [False]
     kept = run_row(trace_id), spend_rows(trace_id)
     with transaction.atomic():
@@ -452,15 +517,15 @@ def test_a_run_sharing_a_span_id_with_another_is_read_whole(project):
     """The earlier steps of rebuilt runs are read without the span ids just inserted in any of them:
     a run whose earlier step has a span id another run's new step has is then short of it, and is
     read whole."""
-    a, a_children, a_root = streaming_run(2, root_agent="a", trace_id="aa" * 16)
-    b, b_children, b_root = streaming_run(2, root_agent="b", trace_id="bb" * 16)
+    a, a_children, a_root = streaming_run(3, root_agent=None, trace_id="aa" * 16)
+    b, b_children, b_root = streaming_run(2, root_agent=None, trace_id="bb" * 16)
     b_children = [dataclasses.replace(s, span_id=f"b{i:015x}") for i, s in enumerate(b_children)]
     shared = dataclasses.replace(b_children[1], span_id=a_children[0].span_id)  # new in b, earlier in a
-    stream(project, a, [*a_children, b_children[0]], 3)
-    with transaction.atomic():
-        index_spans(project.id, [a_root, b_root, shared])
+    stream(project, a, [*a_children[:2], b_children[0]], 3)
+    with transaction.atomic():  # both rebuilt: a step names an agent, their roots none
+        index_spans(project.id, [a_root, with_agent(a_children[2], "x"), b_root, with_agent(shared, "y")])
     kept = {t: (run_row(t), spend_rows(t)) for t in (a, b)}
-    assert kept[a][0]["steps"] == 3 and kept[b][0]["steps"] == 3
+    assert kept[a][0]["steps"] == 4 and kept[b][0]["steps"] == 3
     with transaction.atomic():
         recompute_runs(project.id, [a, b])
     assert {t: (run_row(t), spend_rows(t)) for t in (a, b)} == kept
