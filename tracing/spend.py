@@ -261,9 +261,9 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]],
     duplicate mark changed (tracing.indexer checks that). `moved`: {trace_id: its (agent, user,
     session, tags) before} for those of them whose root arrived with these steps and changed their
     context; the others kept theirs. What is added is then what recompute_buckets would change,
-    unless a stored step hangs under a new one other than the root (its agent may change), or a new
-    step is in an earlier hour than the run's rows of the same key (the run's count moves): those
-    runs are left out. A moved run's rows are rewritten instead (rekeyed): its whole-run keys follow
+    unless a stored step hangs under a new one that is not a root carrying no agent or the run's
+    (its agent may change), or a new step is in an earlier hour than the run's rows of the same key
+    (the run's count moves): those runs are left out. A moved run's rows are rewritten instead (rekeyed): its whole-run keys follow
     its new context, and the steps that fell back to its agent (none carried one: its agent was
     "") take the root's; were its agent from one of its steps, those could not be told apart from
     the steps carrying it, and it is left out.
@@ -278,11 +278,17 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]],
     the run's steps for those whose parent is a new step (no index leads with parent_span_id)."""
     moved = moved or {}
     new = {t: {s["span_id"] for s in steps} for t, steps in added.items()}
-    roots = {t: {s["span_id"] for s in steps if not s["parent_span_id"]} for t, steps in added.items()}
     trace_ids = sorted(new)
+    runs = _runs(project_id, trace_ids)
+    # New steps that stored ones may hang under: a parentless one without an agent of its own, or with
+    # the run's (now): a chain up to it then ends on the run's agent, as a chain up to a missing span did
+    # (which rekeyed() moves to the root's agent in a moved run).
+    tops_of_chains = {t: {s["span_id"] for s in steps if not s["parent_span_id"]
+                          and s["agent_name"] in ("", runs[t]["agent"])} for t, steps in added.items()}
     hanging = {t for t, span_id, parent in of_runs(project_id, trace_ids, where=Q(
         parent_span_id__in={s for spans in new.values() for s in spans})
-    ).values_list("trace_id", "span_id", "parent_span_id") if parent in new[t] - roots[t] and span_id not in new[t]}
+    ).values_list("trace_id", "span_id", "parent_span_id") if parent in new[t] - tops_of_chains[t]
+        and span_id not in new[t]}
     trace_ids = [t for t in trace_ids if t not in hanging]
     first: dict[str, dict[tuple[str, str], datetime]] = defaultdict(dict)  # the run's first hour of each key
     stored: dict[str, dict[tuple, list[int]]] = defaultdict(dict)  # a moved run's rows
@@ -294,7 +300,6 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]],
                               .values_list("trace_id", "hour", "dimension", "key")):
         if (dim, key) not in first[t] or hour < first[t][(dim, key)]:
             first[t][(dim, key)] = hour
-    runs = _runs(project_id, trace_ids)
     tops = {t: (span_id, units) for t, span_id, units in of_runs(project_id, trace_ids, SpendRun).filter(
         top_step_units__isnull=False).values_list(
         "trace_id", "top_span_id", "top_step_units")}

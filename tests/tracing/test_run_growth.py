@@ -39,7 +39,7 @@ def marks(trace_id):
 
 def random_run(rng: random.Random) -> tuple[str, list[SpanRecord]]:
     """A run as agents send them: a root (now and then missing, with or without user, session and
-    tags), sub-agents, plain spans between them and their calls, LLM calls of a few models (some repeated by a provider SDK's own span, beside
+    tags; now and then a second parentless span), sub-agents, plain spans between them and their calls, LLM calls of a few models (some repeated by a provider SDK's own span, beside
     or under them), tool calls, errors; children carry an agent, user, session or tags now and then;
     starts collide now and then."""
     trace_id = os.urandom(16).hex()  # not from the seed: a replayed example must not find its run stored
@@ -72,6 +72,11 @@ def random_run(rng: random.Random) -> tuple[str, list[SpanRecord]]:
         record(sub, rng.choice(parents), "invoke_agent sub", when(), rng.randrange(1, 600) * SEC,
                {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": rng.choice(["helper", "critic"])})
         parents.append(sub)
+    if rng.random() < 0.15:  # a second parentless span (its parent never sent), with calls under it now and then
+        orphan = next(ids)
+        record(orphan, None, "invoke_agent orphan", when(), rng.randrange(1, 600) * SEC,
+               {"gen_ai.operation.name": "invoke_agent", **({"gen_ai.agent.name": "critic"} if rng.random() < 0.7 else {})})
+        parents.append(orphan)
     for _ in range(rng.randint(0, 2)):  # plain spans between an agent and its calls
         chain = next(ids)
         record(chain, rng.choice(parents), "chain", when(), rng.randrange(1, 600) * SEC, {})
@@ -234,34 +239,41 @@ def test_the_root_arriving_last_is_added_like_any_step(project, grown, queries, 
 
 
 @pytest.mark.pg_only
-@pytest.mark.parametrize("case", ["agent from a child", "second root", "a new step over stored ones"])
+@pytest.mark.parametrize("case", ["agent from a child", "second root", "a new step over stored ones",
+                                  "a second root over stored ones"])
 def test_a_root_arriving_when_the_rows_cannot_tell_is_rebuilt(project, grown, spend_added, case):
     """The root's agent replaces the run's on the steps that fell back to it, which the rows tell
     only when the run had none; a second root may be the run's root instead; a stored step hanging
     under a new one that is not the root may change agent: these runs' rows are rebuilt, and equal
     a rebuild from all their steps."""
     trace_id, children, root_span = streaming_run(4)
-    later = [root_span, children[3]]
+    first, later = children[:3], [root_span, children[3]]
     if case == "agent from a child":
-        children[0] = with_agent(children[0], "critic")  # the run's agent, until the root names its own
+        first[0] = with_agent(children[0], "critic")  # the run's agent, until the root names its own
     elif case == "second root":
         later.append(dataclasses.replace(root_span, span_id="c0" * 8, start_ns=root_span.start_ns + 1))
-    else:  # the calls hang under a sub-agent's span, which arrives with the root
+    elif case == "a new step over stored ones":  # the calls hang under a sub-agent's span, which arrives with the root
         middle = SpanRecord(trace_id=trace_id, span_id="d0" * 8, parent_span_id=root_span.span_id, name="sub",
                             kind=1, start_ns=T0, end_ns=T0 + 4 * SEC, attributes={"gen_ai.agent.name": "helper"})
         children = [dataclasses.replace(c, parent_span_id=middle.span_id) for c in children]
-        later = [root_span, middle, children[3]]
-    stream(project, trace_id, children[:3], 3)
+        first, later = children[:3], [root_span, middle, children[3]]
+    else:  # the root first; a call hangs under a span of another agent whose parent never comes
+        orphan = SpanRecord(trace_id=trace_id, span_id="e0" * 8, parent_span_id=None, name="other", kind=1,
+                            start_ns=T0, end_ns=T0 + 4 * SEC, attributes={"gen_ai.agent.name": "critic"})
+        first = [root_span, *children[:2], dataclasses.replace(children[2], parent_span_id=orphan.span_id)]
+        later = [orphan, children[3]]
+    stream(project, trace_id, first, len(first))
     stream(project, trace_id, later, len(later))
     kept = run_row(trace_id), spend_rows(trace_id)
-    assert grown[1] == (set() if case == "second root" else {trace_id}) and kept[0]["root_span_id"] == root_span.span_id
+    assert grown[1] == (set() if "second root" in case else {trace_id}) and kept[0]["root_span_id"] == root_span.span_id
     assert not spend_added or spend_added[-1] == set()  # the spend rows: rebuilt
     with transaction.atomic():
         recompute_runs(project.id, [trace_id])
     assert (run_row(trace_id), spend_rows(trace_id)) == kept and hours_match_buckets()
     agents = set(SpendBucket.objects.filter(dimension="agent").values_list("key", flat=True))
     assert agents == {"agent from a child": {"critic", "planner"}, "second root": {"planner"},
-                      "a new step over stored ones": {"helper", "planner"}}[case]
+                      "a new step over stored ones": {"helper", "planner"},
+                      "a second root over stored ones": {"critic", "planner"}}[case]
 
 
 @pytest.mark.pg_only
