@@ -42,13 +42,15 @@ _FIELDS = ("id", "trace_id", "span_id", "parent_span_id", "start_ns", "end_ns", 
            "input_tokens", "output_tokens", "cost_usd", "duplicate_of")
 
 
-def mark_duplicates(project_id: int, trace_ids: Iterable[str], grown: dict[str, list[dict]] | None = None) -> set[str]:
+def mark_duplicates(project_id: int, trace_ids: Iterable[str], grown: dict[str, list[dict]] | None = None,
+                    first_seen: dict[str, list[dict]] | None = None) -> set[str]:
     """Set `duplicate_of` on the LLM steps of these traces (and clear it where it no longer holds).
     Returns the traces where a step changed. Call with the traces locked (tracing.indexer).
 
     `grown`: {trace_id: its new steps (span_id, parent_span_id, kind, start_ns, end_ns)} for traces
     whose only change is those steps. One that pairs with no step, stored or new, changes no
-    pairing, so its trace is left as it is without reading the trace's LLM steps."""
+    pairing, so its trace is left as it is without reading the trace's LLM steps. `first_seen`: the
+    same for traces all of whose steps are new (unmarked): one with no candidate pair is left too."""
     from tracing.models import Step
     from tracing.step_keys import of_runs
 
@@ -56,6 +58,9 @@ def mark_duplicates(project_id: int, trace_ids: Iterable[str], grown: dict[str, 
     if grown:
         paired = pairing(project_id, grown)
         trace_ids = [t for t in trace_ids if t not in grown or t in paired]
+    if first_seen:
+        trace_ids = [t for t in trace_ids if t not in first_seen
+                     or candidate_pairs([s for s in first_seen[t] if s["kind"] == "llm"])]
     if not trace_ids:
         return set()
     steps = of_runs(project_id, trace_ids, where=Q(kind="llm"))

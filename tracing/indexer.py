@@ -284,22 +284,26 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     streaming in batch by batch then costs each batch what its new steps cost, not its length.
     `inserted`: {trace_id: the steps this transaction inserted, as run_growth.read gives them}, from
     memory (run_growth.values_of; PostgreSQL): then they are not read back, for the runs' rows or
-    their spend rows."""
+    their spend rows, and a run first seen now has its row computed from them (run_growth.fresh)."""
     now = datetime.now(dt_timezone.utc)
     # The context of the runs that existed: a run first seen now has nothing to add to.
     before = {t: (agent, user, session, tags) for t, agent, user, session, tags in of_runs(
         project_id, added, Run).values_list(
         "trace_id", "agent", "user_id", "session_id", "tags")} if added else {}
+    # Runs first seen now: all their steps are the ones this transaction inserted (in memory on PostgreSQL).
+    first_seen = {t: inserted[t] for t in (added or {}) if t not in before and inserted and t in inserted}
     added = {t: spans for t, spans in (added or {}).items() if t in before}
     new_steps = ({t: inserted[t] for t in added if t in inserted} if inserted is not None
                  else run_growth.read(project_id, added))
     # Duplicate LLM spans (a provider SDK's own span repeating the instrumentation's): mark them across
     # all batches of these traces first; the aggregates below leave them out (tracing/dedupe.py).
-    remarked = dedupe.mark_duplicates(project_id, trace_ids, grown=new_steps)
+    remarked = dedupe.mark_duplicates(project_id, trace_ids, grown=new_steps, first_seen=first_seen)
     added = {t: spans for t, spans in added.items() if t not in remarked}
     grown = run_growth.grow(project_id, {t: new_steps[t] for t in added if t in new_steps}, now)
-    rebuilt = [t for t in trace_ids if t not in grown]
-    runs = rebuild_runs(project_id, rebuilt, now) if rebuilt else []
+    fresh = {t: steps for t, steps in first_seen.items() if t not in remarked}  # their marks are those in memory
+    rebuilt = [t for t in trace_ids if t not in grown and t not in fresh]
+    runs = [run_growth.fresh(project_id, t, steps, now) for t, steps in fresh.items()]
+    runs += rebuild_runs(project_id, rebuilt, now) if rebuilt else []
     bulk.upsert(Run, sorted([*runs, *grown.values()], key=lambda r: r.trace_id), unique_fields=["project", "trace_id"])
     # Spend: these runs' pre-aggregated spend rows (tracing.spend_models), same transaction. A grown run
     # may have changed its context: its root arrived (tracing.run_growth.take_root).

@@ -512,6 +512,27 @@ def test_steps_just_inserted_are_not_read_back(project, grown, queries):
 
 
 @pytest.mark.pg_only
+@pytest.mark.parametrize("root_last", [False, True])
+def test_a_run_first_seen_is_computed_from_its_steps_in_memory(project, queries, root_last):
+    """A run indexed in one transaction: its Run row is computed from the steps just built, its
+    duplicate check needs no read (no two calls can pair), and the only step query is the lookup
+    of the spans' stored versions."""
+    trace_id, children, root_span = streaming_run(5)
+    children[2] = with_agent(children[2], "critic")
+    spans = [*children, root_span] if root_last else [root_span, *children]
+    queries.clear()
+    stream(project, trace_id, spans, len(spans))
+    step_queries = [q for q in queries if 'FROM "tracing_step"' in q]
+    assert len(step_queries) == 1 and '"tracing_step"."version"' in step_queries[0]
+    kept = run_row(trace_id), spend_rows(trace_id)
+    assert (kept[0]["steps"], kept[0]["agent"], kept[0]["status"], kept[0]["models_used"]) == (6, "planner", Run.OK,
+                                                                                            ["gpt-4o"])
+    with transaction.atomic():
+        recompute_runs(project.id, [trace_id])
+    assert (run_row(trace_id), spend_rows(trace_id)) == kept
+
+
+@pytest.mark.pg_only
 def test_runs_with_more_new_span_ids_than_a_query_should_bind_are_read_whole(project, queries, monkeypatch):
     monkeypatch.setattr(spend, "HELD_MAX", 2)
     trace_id, children, root_span = streaming_run(4, root_agent=None)
