@@ -263,10 +263,10 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]],
     context; the others kept theirs. What is added is then what recompute_buckets would change,
     unless a stored step hangs under a new one that is not a root carrying no agent or the run's
     (its agent may change), or a new step is in an earlier hour than the run's rows of the same key
-    (the run's count moves): those runs are left out. A moved run's rows are rewritten instead (rekeyed): its whole-run keys follow
-    its new context, and the steps that fell back to its agent (none carried one: its agent was
-    "") take the root's; were its agent from one of its steps, those could not be told apart from
-    the steps carrying it, and it is left out.
+    (the run's count moves): those runs are left out. A moved run's rows are rewritten instead
+    (rekeyed): its whole-run keys follow its new context, and the steps that fell back to its agent
+    (none carried one: its agent was "") take the root's; were its agent from one of its steps,
+    those could not be told apart from the steps carrying it, and it is left out.
 
     Returns the runs done, what their SpendHour cells hold now, and what they held before (the
     moved runs' cells, which they may leave; the others' only gain), which the caller hands to
