@@ -280,8 +280,8 @@ def recompute_runs(project_id: int, trace_ids: list[str], added: dict[str, set[s
     their duplicate marks stay the same, their Run row gains those steps (tracing.run_growth) where
     that gives what the rebuild would, and, if their context (agent, user, session, tags) stays
     the same or their root arrived and set it, their spend rows gain those steps' amounts
-    (tracing.spend.add_new_steps). A run
-    streaming in batch by batch then costs each batch what its new steps cost, not its length.
+    (tracing.spend.add_new_steps). A run streaming in batch by batch then costs each batch what its
+    new steps cost, not its length.
     `inserted`: {trace_id: the steps this transaction inserted, as run_growth.read gives them}, from
     memory (run_growth.values_of; PostgreSQL): then they are not read back, for the runs' rows or
     their spend rows, and a run first seen now has its row computed from them (run_growth.fresh)."""

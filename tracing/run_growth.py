@@ -55,32 +55,23 @@ def fresh(project_id: int, trace_id: str, steps: list[dict[str, Any]], now: date
     """The Run row of a run first seen in this transaction, from its steps (as `read` gives them,
     duplicate marks as stored), not saved: what the rebuild computes from the same steps. The
     caller knows they are all the run's steps: a run has no Run row only until its first steps are
-    written, in the same transaction (retention deletes a run's steps with its row)."""
+    written, in the same transaction (retention deletes a run's steps with its row). An empty row
+    with the context the rebuild reads (the first step carrying each), its root taken and its steps
+    added, as a run that grows."""
     ordered = sorted(steps, key=lambda s: (s["start_ns"], s["span_id"]))
-    root = next((s for s in ordered if not s["parent_span_id"]), None)
-    context = {f: next((s[source] for s in ordered if _carries_context(s) and s[source]), None) for f, source in CONTEXT}
-    llm = [s for s in steps if s["kind"] in indexer.TOKEN_KINDS and not s["duplicate_of"]]
-    costs = [s["cost_usd"] for s in steps if s["kind"] != "agent" and not s["duplicate_of"] and s["cost_usd"] is not None]
     first_calls: dict[str, int] = {}
-    for s in llm:
-        if s["model"]:
-            first_calls[s["model"]] = min(first_calls.get(s["model"], s["start_ns"]), s["start_ns"])
-    run = Run(project_id=project_id, trace_id=trace_id, status=Run.IN_PROGRESS, last_seen_at=now,
-              steps=len(steps), llm_calls=sum(1 for s in llm if s["kind"] == "llm"),
-              tool_calls=sum(1 for s in steps if s["kind"] == "tool"), errors=sum(1 for s in steps if s["is_error"]),
-              cost_usd=sum(costs[1:], costs[0]) if costs else None,
-              unpriced_calls=sum(1 for s in llm if s["cost_usd"] is None),
-              models_used=sorted(first_calls, key=lambda m: (first_calls[m], m)),
-              start_ns=ordered[0]["start_ns"], started_at=indexer.ns_to_datetime(ordered[0]["start_ns"]),
-              end_ns=max(s["end_ns"] for s in steps))
-    for field in TOKENS:
-        setattr(run, field, sum(s[field] or 0 for s in llm))
-    for field, _ in CONTEXT:
-        setattr(run, field, context[field] or ([] if field == "tags" else ""))
+    for s in ordered:  # by start: a model's first call comes first
+        if s["kind"] in indexer.TOKEN_KINDS and not s["duplicate_of"] and s["model"]:
+            first_calls.setdefault(s["model"], s["start_ns"])
+    run = Run(project_id=project_id, trace_id=trace_id, status=Run.IN_PROGRESS, start_ns=ordered[0]["start_ns"],
+              end_ns=ordered[0]["end_ns"], models_used=sorted(first_calls, key=lambda m: (first_calls[m], m)))
+    for field, source in CONTEXT:
+        value = next((s[source] for s in ordered if _carries_context(s) and s[source]), None)
+        setattr(run, field, value or ([] if field == "tags" else ""))
+    root = next((s for s in ordered if not s["parent_span_id"]), None)
     if root is not None:
         take_root(run, root)
-        run.ended_at = indexer.ns_to_datetime(run.end_ns) if run.end_ns else None
-        run.duration_ms = (run.end_ns - run.start_ns) / 1e6 if run.end_ns else None
+    add(run, steps, now)
     return run
 
 
