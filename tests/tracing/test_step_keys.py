@@ -122,3 +122,27 @@ def test_the_runs_own_rows_are_read_by_run_whatever_the_statistics(project):
     assert list(of_runs(project.id, asked, SearchDocument).values_list("trace_id", flat=True)) == [asked[0]]
     runs.delete()
     assert Run.objects.filter(project=project).count() == 3000 - len(asked)
+
+
+@pytest.mark.pg_only
+@pytest.mark.parametrize("model_name", ["Run", "SpendRun"])
+def test_the_runs_own_rows_are_read_by_run_in_a_table_analyzed_while_empty(project, model_name):
+    """Statistics taken before the project had any runs (a fresh install analyzed after migrating,
+    or autovacuum off): PostgreSQL believes the table empty, and every index that starts with the
+    project looked as good as the one holding the trace, so each run looked up read all the runs."""
+    from django.utils import timezone
+
+    from tracing import bulk
+    from tracing.models import Run
+    from tracing.spend_models import SpendRun
+
+    model = {"Run": Run, "SpendRun": SpendRun}[model_name]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {model._meta.db_table}")
+    now = timezone.now()
+    traces = [f"{t:032x}" for t in range(6000)]
+    bulk.insert(model, [model(project=project, trace_id=t, started_at=now, status="ok") for t in traces])
+    asked = traces[::300]
+    rows = of_runs(project.id, asked, model)
+    assert sorted(rows.values_list("trace_id", flat=True)) == asked
+    assert _rows_read(rows.values_list("trace_id", flat=True)) <= 2 * len(asked)
