@@ -10,13 +10,15 @@ Stages:
   decode  ingest.otlp.decode() alone
   normalize  decode + conventions.normalize + redaction + pricing + search document (no database)
 
-Prints spans/s and, with --cprofile, the top functions by cumulative and own time. The
+Settles the garbage collector as the worker does (tracing.gc_tuning; --default-gc not) and reports
+its share. Prints spans/s and, with --cprofile, the top functions by cumulative and own time. The
 database must be migrated (bench/run_ingest.py leaves it so); a project "profile" is created.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import os
 import pstats
 import sys
@@ -37,7 +39,7 @@ from django.db import connection  # noqa: E402
 
 from ingest import indexing, intake, otlp  # noqa: E402
 from ingest.models import IngestBatch  # noqa: E402
-from tracing import indexer, search  # noqa: E402
+from tracing import gc_tuning, indexer, search  # noqa: E402
 from tracing.conventions import normalize  # noqa: E402
 from tracing.models import Project  # noqa: E402
 from tracing.redaction import redactor_for  # noqa: E402
@@ -66,6 +68,20 @@ def time_sql(width: int = 60) -> dict[str, list[float]]:
 
     connection.execute_wrappers.append(timed)
     return times
+
+
+def gc_cpu_meter():
+    """From now on, sum the CPU time of the garbage collector's runs; returns a reader of the sum."""
+    total, started = [0.0], [0.0]
+
+    def timed(phase, info):
+        if phase == "start":
+            started[0] = time.process_time()
+        else:
+            total[0] += time.process_time() - started[0]
+
+    gc.callbacks.append(timed)
+    return lambda: total[0]
 
 
 def print_sql(times: dict[str, list[float]]) -> None:
@@ -104,6 +120,8 @@ def main():
     p.add_argument("--sql", action="store_true", help="time every SQL statement (first 60 characters)")
     p.add_argument("--growing", action="store_true",
                    help="LLM calls re-send the whole conversation so far (inputs grow to ~40 KB by step 12)")
+    p.add_argument("--default-gc", action="store_true",
+                   help="keep CPython's collector settings (the worker and web processes settle them: tracing.gc_tuning)")
     p.add_argument("--no-memo", action="store_true",
                    help="normalize stage: redact and split every string of every step (no per-run memo)")
     args = p.parse_args()
@@ -177,6 +195,9 @@ def main():
                     parts["build_step"] += t3 - t2
                     parts["search_words"] += t4 - t3
 
+    if not args.default_gc:
+        gc_tuning.settle()
+    gc_cpu = gc_cpu_meter()
     sql_times = time_sql() if args.sql else {}
     profiler = cProfile.Profile() if args.cprofile else None
     backend = _backend_pid()
@@ -194,6 +215,7 @@ def main():
           + (f"; its PostgreSQL backend: {pg_cpu:.2f}s CPU = {pg_cpu / n_spans * 1e6:.0f} us/span" if pg_cpu is not None else ""))
     if args.stage == "normalize":
         print("  " + ", ".join(f"{k} {v / n_spans * 1e6:.0f} us" for k, v in parts.items()) + " (CPU per span)")
+    print(f"  of which the cyclic garbage collector: {gc_cpu() / n_spans * 1e6:.0f} us CPU/span")
     print_sql(sql_times)
     if profiler:
         profiler.dump_stats(args.cprofile)

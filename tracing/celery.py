@@ -1,10 +1,14 @@
+import logging
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
+
+from tracing import gc_tuning
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracing.settings")
 
+logger = logging.getLogger(__name__)
 app = Celery("sagatrace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["ingest"])
@@ -24,3 +28,17 @@ def _recycle_database_connections(task=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def _settle_garbage_collector(**kwargs) -> None:
+    """Once the worker has loaded what it runs with (the process running tasks: the worker itself
+    with the solo pool, each child with prefork): see tracing.gc_tuning."""
+    from ingest import indexing  # noqa: F401  (the indexer and what it imports: loaded once, kept)
+    from tracing import pricing
+
+    pricing.price_version()  # loads genai-prices' data
+    frozen = gc_tuning.settle()
+    logger.info("garbage collector settled: %d objects loaded at start frozen, the young generation collected "
+                "every %d allocations", frozen, gc_tuning.THRESHOLD)

@@ -281,7 +281,8 @@ def test_the_worker_keeps_its_database_connection_and_replaces_one_the_server_dr
     """A batch is not worth a new PostgreSQL backend (Celery's default closes the connection around
     every task), but a connection that died between tasks must not fail the next batch."""
     redis, worker = services
-    worker()
+    w = worker()
+    assert b"garbage collector settled" in w.log.read_bytes()  # the real worker sends worker_ready: gc_tuning
 
     def index_one():
         trace_id, spans = agent_trace()
