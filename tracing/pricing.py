@@ -22,7 +22,7 @@ from typing import Any
 import genai_prices
 from genai_prices import data_snapshot
 from genai_prices.data_units import unit_data
-from genai_prices.types import ModelInfo, ModelPrice, Provider, Usage, calc_unit_price
+from genai_prices.types import ModelInfo, ModelPrice, Provider, TieredPrices, Usage, calc_unit_price
 
 from .steps import COST_COMPUTED, COST_REPORTED, COST_UNPRICED
 
@@ -89,8 +89,17 @@ class _Match:
 
 # --- lookups (cached: this runs for every LLM span) -------------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    model_price: ModelPrice
+    exact: bool  # the token-only fast path prices it exactly like genai-prices
+    raw: dict[str, Any]  # breakdown key -> its price per M (Decimal or TieredPrices), sub-kinds filled in
+    flat: dict[str, Decimal] | None  # the rates per M when none is tiered: the same for every call
+
+
 _snapshot_seen: list[Any] = [None]
-_plans: dict[int, tuple[ModelPrice, bool]] = {}  # id(ModelPrice) -> (it, fast path ok)
+_plans: dict[int, _Plan] = {}  # id(ModelPrice) -> how to price with it
 
 
 def _current_snapshot() -> Any:
@@ -120,13 +129,21 @@ def _lookup(provider: str, model: str) -> _Match | None:
     return None
 
 
-def _plan(model_price: ModelPrice) -> bool:
-    """Whether the token-only fast path prices this ModelPrice exactly like genai-prices."""
+def _plan(model_price: ModelPrice) -> _Plan:
+    """How to price with this ModelPrice, worked out once per ModelPrice (genai-prices' data holds
+    each; get_prices returns a new one only for price variants, which this module never asks for)."""
     hit = _plans.get(id(model_price))
-    if hit is None or hit[0] is not model_price:
+    if hit is None or hit.model_price is not model_price:
         keys = {k for k, v in model_price.__dict__.items() if v is not None and not k.startswith("_")}
-        hit = _plans[id(model_price)] = (model_price, keys <= _FAST_KEYS)
-    return hit[1]
+        raw = {key: getattr(model_price, pk) for key, pk in _RATE_KEYS.items()}
+        # A sub-kind without its own price is billed at its parent's, as genai-prices does.
+        for sub, parent in (("cache_read", "input"), ("cache_write", "input"), ("reasoning", "output")):
+            if raw[sub] is None:
+                raw[sub] = raw[parent]
+        tiered = any(isinstance(v, TieredPrices) for v in raw.values())
+        flat = None if tiered else {key: calc_unit_price(v, _PER, 0, _PER) for key, v in raw.items()}
+        hit = _plans[id(model_price)] = _Plan(model_price, keys <= _FAST_KEYS, raw, flat)
+    return hit
 
 
 def price_version() -> str:
@@ -154,26 +171,25 @@ def _parts(match: _Match, at: datetime, inp: int, cr: int, cw: int, out: int, rs
         raise ValueError(f"cache tokens ({cr + cw:,}) exceed input tokens ({inp:,})")
     if rs > out:
         raise ValueError(f"reasoning tokens ({rs:,}) exceed output tokens ({out:,})")
-    mp = match.model.get_prices(at)
-    raw = {key: getattr(mp, pk) for key, pk in _RATE_KEYS.items()}
-    # A sub-kind without its own price is billed at its parent's, as genai-prices does.
-    for sub, parent in (("cache_read", "input"), ("cache_write", "input"), ("reasoning", "output")):
-        if raw[sub] is None:
-            raw[sub] = raw[parent]
+    plan = _plan(match.model.get_prices(at))
     counts = {"input": inp - cr - cw, "cache_read": cr, "cache_write": cw, "output": out - rs, "reasoning": rs}
+    if plan.flat is not None:  # what calc_unit_price computes, without looking for tiers per part
+        rates = plan.flat
+        parts = {key: (rate * n / _PER if rate else _ZERO) for key, n in counts.items() for rate in (rates[key],)}
+        return parts, rates, plan.exact
     parts, rates = {}, {}
     for key, n in counts.items():
         # Tiers are chosen by the total input, for every kind (genai-prices' cliff model).
-        parts[key] = calc_unit_price(raw[key], n, inp, _PER)
-        rates[key] = calc_unit_price(raw[key], _PER, inp, _PER)
-    return parts, rates, _plan(mp)
+        parts[key] = calc_unit_price(plan.raw[key], n, inp, _PER)
+        rates[key] = calc_unit_price(plan.raw[key], _PER, inp, _PER)
+    return parts, rates, plan.exact
 
 
 def _money(d: Decimal) -> str:
     return format(d.normalize(), "f") if d else "0"
 
 
-def _describe(match: _Match, tok: dict[str, int | None], parts, rates, total: Decimal) -> str:
+def _describe(match: _Match, tok: dict[str, int | None], parts, rates, total: Decimal, version: str) -> str:
     def rate(key: str) -> str:
         return f"${_money(rates[key])}/M"
 
@@ -199,7 +215,7 @@ def _describe(match: _Match, tok: dict[str, int | None], parts, rates, total: De
     via = " (matched by model name)" if match.by_name else ""
     return (
         f"{in_text} and {out_text}{other} = ${_money(total)} for {match.ref}{via}, "
-        f"priced by genai-prices {price_version()}."
+        f"priced by genai-prices {version}."
     )
 
 
@@ -294,7 +310,7 @@ def price(
     breakdown = {k: _money(v) for k, v in parts.items() if _keep(k, tok)}
     return Cost(
         total=computed, breakdown=breakdown, source=COST_COMPUTED, price_version=version, model_ref=ref,
-        note=_describe(match, tok, parts, rates, computed) + ignored, cache_savings=saved,
+        note=_describe(match, tok, parts, rates, computed, version) + ignored, cache_savings=saved,
     )
 
 
