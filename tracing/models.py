@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from tracing import received
+from tracing.json_columns import ContentJSONField
 
 KIND_CHOICES = [(k, k) for k in ("agent", "llm", "tool", "retrieval", "embedding", "other")]
 
@@ -174,32 +175,32 @@ class Step(models.Model):
     # unpriced, or indexed before it was stored (tracing.spend then prices it).
     cache_savings_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
 
-    input = models.JSONField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    system_instructions = models.JSONField(null=True, blank=True)
-    tool_definitions = models.JSONField(null=True, blank=True)
+    input = ContentJSONField(null=True, blank=True)
+    output = ContentJSONField(null=True, blank=True)
+    system_instructions = ContentJSONField(null=True, blank=True)
+    tool_definitions = ContentJSONField(null=True, blank=True)
     reasoning = models.TextField(blank=True)
-    tool_calls = models.JSONField(default=list, blank=True)
+    tool_calls = ContentJSONField(default=list, blank=True)
     finish_reasons = models.JSONField(default=list, blank=True)
     tool_name = models.CharField(max_length=200, blank=True)
     tool_call_id = models.CharField(max_length=200, blank=True)
-    tool_arguments = models.JSONField(null=True, blank=True)
-    tool_result = models.JSONField(null=True, blank=True)
+    tool_arguments = ContentJSONField(null=True, blank=True)
+    tool_result = ContentJSONField(null=True, blank=True)
 
     session_id = models.CharField(max_length=200, blank=True)
     user_id = models.CharField(max_length=200, blank=True)
     agent_name = models.CharField(max_length=200, blank=True)
     tags = models.JSONField(default=list, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = ContentJSONField(default=dict, blank=True)
     service_name = models.CharField(max_length=200, blank=True)
     environment = models.CharField(max_length=100, blank=True)
     error_type = models.CharField(max_length=200, blank=True)
     error_message = models.TextField(blank=True)
 
-    attributes = models.JSONField(default=dict, blank=True)  # attributes no mapper consumed
+    attributes = ContentJSONField(default=dict, blank=True)  # attributes no mapper consumed
     # the span as received (attributes, events, resource, scope), without the long strings the columns
     # above hold: read it with received()
-    raw = models.JSONField(default=dict, blank=True)
+    raw = ContentJSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
