@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone as dt_timezone
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection
@@ -31,6 +31,10 @@ LATEST_DOCUMENTS = 8  # the search documents of a run whose words a new one leav
 # No call reads or writes ten billion tokens; and sums of counts this size fit the bigint columns
 # (Run, spend) whatever a hostile client sends.
 MAX_TOKENS = 10**10
+# Run.cost_usd's column holds less than $10^10: a run's cost reaches that only from hostile spans
+# (~1,000,000 calls at pricing.MAX_CALL_COST), and stops there rather than fail the run's every batch.
+# Whole dollars: SQLite stores decimals as doubles, and $9,999,999,999.99… would read back as 10^10.
+MAX_RUN_COST = Decimal(9_999_999_999)
 TOKEN_KINDS = ("llm", "embedding")  # agent spans often repeat their children's totals: never summed
 STEP_FIELDS = [
     f.name for f in Step._meta.concrete_fields if f.name not in ("id", "project", "trace_id", "span_id")
@@ -410,7 +414,7 @@ def rebuild_runs(project_id: int, trace_ids: list[str], now: datetime) -> list[R
                 cache_read_tokens=t["cache_read_tokens"] or 0,
                 cache_write_tokens=t["cache_write_tokens"] or 0,
                 reasoning_tokens=t["reasoning_tokens"] or 0,
-                cost_usd=t["cost"],
+                cost_usd=min(t["cost"], MAX_RUN_COST) if t["cost"] is not None else None,
                 unpriced_calls=t["unpriced"],
                 models_used=models[trace_id],
                 session_id=((root and root["session_id"]) or ctx["session"])[:200],

@@ -181,7 +181,7 @@ def add(run: Run, steps: list[dict[str, Any]], now: datetime) -> None:
         setattr(run, field, getattr(run, field) + sum(s[field] or 0 for s in llm))
     costs = [s["cost_usd"] for s in steps if s["kind"] != "agent" and not s["duplicate_of"] and s["cost_usd"] is not None]
     if costs:
-        run.cost_usd = (run.cost_usd or Decimal(0)) + sum(costs)
+        run.cost_usd = min((run.cost_usd or Decimal(0)) + sum(costs), indexer.MAX_RUN_COST)
     run.unpriced_calls += sum(1 for s in llm if s["cost_usd"] is None)
     if not run.root_span_id:  # no root: the run starts at its earliest step, and has no end yet
         run.start_ns = min(run.start_ns, *(s["start_ns"] for s in steps))

@@ -45,6 +45,17 @@ STEP_VALUES = (
 _HOUR_NS = 3600 * 10**9
 
 
+# The most a stored amount holds (a bigint). Sums reach it only from hostile spans: a call's cost is
+# bounded (pricing.MAX_CALL_COST, 10^14 units), but ~92,000 calls at the bound in one run or one hour
+# of a key are not. Stored sums stop there rather than fail every batch that adds to them.
+MAX_UNITS = 2**63 - 1
+
+
+def bounded(values: list[int]) -> list[int]:
+    """Amounts as a row can hold them: at most MAX_UNITS (and, for a difference, at least -MAX_UNITS)."""
+    return [MAX_UNITS if v > MAX_UNITS else -MAX_UNITS if v < -MAX_UNITS else v for v in values]
+
+
 def to_units(amount: Decimal | str | None) -> int:
     """USD → integer units of 10^-10 USD (the stored precision), rounding half to even."""
     if amount in (None, ""):
@@ -172,7 +183,7 @@ def trace_buckets(run: dict[str, Any], steps: list[dict[str, Any]],
     for hour, values in whole.items():
         for dim, key in whole_run_keys(run):
             cells[(hour, dim, key)] = values
-    out = {cell: {**dict(zip(_ROW, values)), "runs": 0} for cell, values in cells.items()}
+    out = {cell: {**dict(zip(_ROW, bounded(values))), "runs": 0} for cell, values in cells.items()}
 
     first: dict[tuple[str, str], datetime] = {}
     for hour, dim, key in out:
@@ -341,7 +352,7 @@ def add_new_steps(project_id: int, added: dict[str, list[dict[str, Any]]],
             of_runs(project_id, [t for t, _ in rewritten], SpendBucket).delete()
             bulk.insert_values(SpendBucket, [
                 {"project_id": project_id, "trace_id": t, "hour": hour, "dimension": dim, "key": key,
-                 **dict(zip(SUMMED, amounts))} for t, rows in rewritten for (hour, dim, key), amounts in rows.items()])
+                 **dict(zip(SUMMED, bounded(amounts)))} for t, rows in rewritten for (hour, dim, key), amounts in rows.items()])
         of_runs(project_id, done, SpendRun).delete()
         bulk.insert(SpendRun, run_rows)
         for (t, *cell), amounts in cells:
@@ -456,7 +467,7 @@ def _spend_run(project_id: int, trace_id: str, run: dict[str, Any], top: tuple[s
     return SpendRun(
         project_id=project_id, trace_id=trace_id, started_at=run["started_at"], status=run["status"],
         user_id=run["user_id"], session_id=run["session_id"], unpriced_calls=run["unpriced_calls"],
-        cost_units=to_units(run["cost_usd"]) if run["cost_usd"] is not None else None,
+        cost_units=min(to_units(run["cost_usd"]), MAX_UNITS) if run["cost_usd"] is not None else None,
         top_span_id=top[0] if top else "", top_step_units=top[1] if top else None)
 
 
@@ -539,8 +550,10 @@ def _upsert_cells(project_id: int, cells: list[tuple[tuple, list[int]]], op: str
     per cell, psycopg spent 21 ms of Python CPU quoting 170 cells (client-side binding), the JSON 1.4 ms."""
     fields = ("trace_id", "hour", "dimension", "key") if model is SpendBucket else ("hour", "dimension", "key")
     table, keys, summed = _names(model, fields)
-    if op == "+":
-        sets = [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in summed]
+    if op == "+":  # saturating at MAX_UNITS: PostgreSQL adds as numeric, SQLite turns an overflow into a float
+        sets = ([f"{c} = LEAST({table}.{c}::numeric + EXCLUDED.{c}, {MAX_UNITS})::bigint" for c in summed]
+                if connection.vendor == "postgresql" else
+                [f"{c} = MIN({table}.{c} + EXCLUDED.{c}, {MAX_UNITS})" for c in summed])
     else:
         # Only the CHECKed columns are subtracted. Never below 0: if the invariant was already broken
         # (a cell dropped while a bucket stayed), a count off in that cell beats an IntegrityError
@@ -557,7 +570,7 @@ def _upsert_cells(project_id: int, cells: list[tuple[tuple, list[int]]], op: str
         rows = "json_each(%s) WHERE true ORDER BY key"
     hour = fields.index("hour")
     adapt = connection.ops.adapt_datetimefield_value
-    payload = orjson.dumps([[adapt(v) if i == hour else v for i, v in enumerate(cell)] + list(amounts)
+    payload = orjson.dumps([[adapt(v) if i == hour else v for i, v in enumerate(cell)] + bounded(amounts)
                             for cell, amounts in cells]).decode()
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({', '.join(keys + summed)}) SELECT %s, {values} FROM {rows} "
@@ -609,9 +622,22 @@ def resum_hours(project_id: int, hours_per_transaction: int = 24) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             hold_hours()
             SpendHour.objects.filter(project_id=project_id, hour__in=chunk).delete()
+            if connection.vendor == "sqlite":  # its SUM fails on a sum past MAX_UNITS: summed here instead
+                _resum_in_python(project_id, chunk)
+                continue
             cursor.execute(
                 f"INSERT INTO {table} ({keys_sql}, {', '.join(summed)}) "
-                f"SELECT {keys_sql}, {', '.join(f'SUM({c})' for c in summed)} "
+                f"SELECT {keys_sql}, {', '.join(f'LEAST(SUM({c}), {MAX_UNITS})' for c in summed)} "
                 f"FROM {connection.ops.quote_name(SpendBucket._meta.db_table)} "
                 f"WHERE project_id = %s AND hour IN ({', '.join(['%s'] * len(chunk))}) GROUP BY {keys_sql}",
                 [project_id, *(connection.ops.adapt_datetimefield_value(h) for h in chunk)])
+
+
+def _resum_in_python(project_id: int, hours: list[datetime]) -> None:
+    cells: dict[tuple, list[int]] = {}
+    for hour, dim, key, *amounts in SpendBucket.objects.filter(project_id=project_id, hour__in=hours).values_list(
+            "hour", "dimension", "key", *SUMMED).iterator():
+        _add(cells, (hour, dim, key), amounts)
+    SpendHour.objects.bulk_create([SpendHour(project_id=project_id, hour=hour, dimension=dim, key=key,
+                                             **dict(zip(SUMMED, bounded(amounts))))
+                                   for (hour, dim, key), amounts in cells.items()], batch_size=500)
