@@ -175,7 +175,7 @@ def _parts(match: _Match, at: datetime, inp: int, cr: int, cw: int, out: int, rs
     counts = {"input": inp - cr - cw, "cache_read": cr, "cache_write": cw, "output": out - rs, "reasoning": rs}
     if plan.flat is not None:  # what calc_unit_price computes, without looking for tiers per part
         rates = plan.flat
-        parts = {key: (rate * n / _PER if rate else _ZERO) for key, n in counts.items() for rate in (rates[key],)}
+        parts = {key: rates[key] * n / _PER if rates[key] else _ZERO for key, n in counts.items()}
         return parts, rates, plan.exact
     parts, rates = {}, {}
     for key, n in counts.items():
